@@ -1,0 +1,34 @@
+"""guidedrl: reinforcement learning with local guides, on JAX.
+
+Public API (DESIGN.md, "Public contract")::
+
+    import guidedrl
+    run = guidedrl.train("Pendulum-v1", algo="sac", steps=20_000, seed=0, out="runs/sac")
+    action = run.act(obs)
+    run.save("runs/sac/policy"); run = guidedrl.load("runs/sac/policy")
+    stats = guidedrl.evaluate(run, "Pendulum-v1", episodes=10)
+"""
+
+__version__ = "0.1.0"
+
+from guidedrl.api import evaluate, load, train
+from guidedrl.config import Config
+from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError
+from guidedrl.guides import Guide
+from guidedrl.training.loop import TrainingInterrupted
+from guidedrl.training.run import Run
+
+__all__ = [
+    "__version__",
+    "train",
+    "load",
+    "evaluate",
+    "Run",
+    "Guide",
+    "Config",
+    "GuidedRLError",
+    "ConfigError",
+    "EnvError",
+    "CheckpointError",
+    "TrainingInterrupted",
+]

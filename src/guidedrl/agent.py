@@ -1,0 +1,91 @@
+"""An agent: a backbone and a guidance strategy composed (DESIGN.md, decisions 2-3).
+
+``init``, ``act`` and ``update`` are pure functions over :class:`AgentState`; the
+training loop, the evaluator and the checkpoints only ever see these.
+``update_many`` runs K gradient steps in one ``lax.scan``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from guidedrl.backbones import get_backbone
+from guidedrl.guidance import get_strategy
+from guidedrl.types import Batch, GuideFields, Metrics
+
+
+@struct.dataclass
+class AgentState:
+    """The backbone's state, the strategy's state, and the count of gradient steps."""
+
+    backbone: Any
+    guidance: Any
+    gradient_steps: jax.Array
+
+
+def init(config, key: jax.Array, obs_dim: int, action_dim: int) -> AgentState:
+    """Fresh agent for observations of ``obs_dim`` and actions in [-1, 1]^``action_dim``."""
+    backbone_key, guidance_key = jax.random.split(key)
+    return AgentState(
+        backbone=get_backbone(config.algo).init(config, backbone_key, obs_dim, action_dim),
+        guidance=get_strategy(config.guidance).init(config, guidance_key, obs_dim, action_dim),
+        gradient_steps=jnp.zeros((), jnp.int32),
+    )
+
+
+def act(
+    config,
+    state: AgentState,
+    obs: jax.Array,
+    guide: GuideFields,
+    key: jax.Array,
+    deterministic: bool,
+    uniform: jax.Array = False,
+    env_step: jax.Array = 0,
+) -> Tuple[jax.Array, jax.Array]:
+    """The behaviour (or, ``deterministic``, the deployed) action at ``obs`` and whether the guide gave it.
+
+    ``uniform`` replaces the actor's proposal by a uniform draw (the warm-up); the
+    strategy still decides on top of it, so a guide acts from the very first step.
+    """
+    backbone = get_backbone(config.algo)
+    strategy = get_strategy(config.guidance)
+    actor_key, uniform_key, strategy_key = jax.random.split(key, 3)
+    if deterministic:
+        actor_action = backbone.deterministic_action(config, state.backbone, obs)
+    else:
+        actor_action = backbone.explore_action(config, state.backbone, obs, actor_key)
+        random_action = jax.random.uniform(uniform_key, actor_action.shape, minval=-1.0, maxval=1.0)
+        actor_action = jnp.where(uniform, random_action, actor_action)
+    return strategy.behaviour(
+        config, state.guidance, actor_action, guide, strategy_key, deterministic, env_step
+    )
+
+
+def update(
+    config, state: AgentState, batch: Batch, key: jax.Array, env_step: jax.Array = 0
+) -> Tuple[AgentState, Metrics]:
+    """One gradient step of the backbone with the strategy's hooks."""
+    backbone_state, guidance_state, metrics = get_backbone(config.algo).update(
+        config, state.backbone, batch, key, get_strategy(config.guidance), state.guidance, env_step
+    )
+    new_state = AgentState(backbone_state, guidance_state, state.gradient_steps + 1)
+    return new_state, metrics
+
+
+def update_many(
+    config, state: AgentState, batches: Batch, key: jax.Array, env_step: jax.Array = 0
+) -> Tuple[AgentState, Metrics]:
+    """K gradient steps in one ``lax.scan`` over ``batches`` (leading axis K); metrics averaged."""
+    keys = jax.random.split(key, batches.reward.shape[0])
+
+    def step(carry, inputs):
+        batch, step_key = inputs
+        return update(config, carry, batch, step_key, env_step)
+
+    state, metrics = jax.lax.scan(step, state, (batches, keys))
+    return state, jax.tree_util.tree_map(jnp.nanmean, metrics)

@@ -1,0 +1,52 @@
+"""The Python entry points: ``train``, ``load``, ``evaluate``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional, Union
+
+import gymnasium as gym
+
+from guidedrl.config import Config
+from guidedrl.envs import env_id_of
+from guidedrl.errors import ConfigError
+from guidedrl.training.loop import train as _train_loop
+from guidedrl.training.run import Run, evaluate, load
+
+_FIELDS = {f.name for f in dataclasses.fields(Config)}
+
+
+def train(
+    env: Union[str, gym.Env] = "Pendulum-v1",
+    algo: str = "sac",
+    guidance: str = "none",
+    guide: Any = None,
+    steps: int = 20_000,
+    seed: int = 0,
+    out: Optional[str] = None,
+    eval_env: Union[str, gym.Env, None] = None,
+    **config: Any,
+) -> Run:
+    """Train an agent on ``env`` and return it as a :class:`~guidedrl.Run`.
+
+    ``config`` takes every ``guidedrl train`` option in snake_case (``hidden_sizes``,
+    ``batch_size``, ``learning_starts``, ``eval_every``, ...). With ``out`` None nothing
+    is written to disk; with a directory you get config.json, metrics.csv, TensorBoard
+    events and checkpoints there, as from the command line.
+    """
+    unknown = sorted(set(config) - _FIELDS)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS - {'env'}))}"
+        )
+    if "hidden_sizes" in config:
+        config["hidden_sizes"] = tuple(config["hidden_sizes"])
+    settings = Config(
+        env=env_id_of(env),
+        algo=algo, guidance=guidance, steps=steps, seed=seed, out=out, **config,
+    )
+    return _train_loop(settings, guide=guide, env=None if isinstance(env, str) else env,
+                       eval_env=eval_env)
+
+
+__all__ = ["train", "load", "evaluate", "Run"]

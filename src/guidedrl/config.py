@@ -1,0 +1,163 @@
+"""The one typed configuration of a training run.
+
+Every field's docstring is its ``--help`` line (tyro reads them), and the same
+names in snake_case are the keyword arguments of :func:`guidedrl.train`.
+Derived values are properties; nothing is written back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Optional, Tuple
+
+from guidedrl.errors import ConfigError
+
+Algo = Literal["sac", "td3"]
+Guidance = Literal["none"]
+
+ALGOS: Tuple[str, ...] = ("sac", "td3")
+GUIDANCES: Tuple[str, ...] = ("none",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Train an off-policy actor-critic agent, optionally with a local guide."""
+
+    env: str = "Pendulum-v1"
+    """Gymnasium environment id (any registered id with a Box action space)."""
+    algo: Algo = "sac"
+    """Backbone: sac or td3."""
+    guidance: Guidance = "none"
+    """How the guide is used (strategies other than none arrive with the guides)."""
+    guide: Optional[str] = None
+    """Guide to use: NAME, module:attr or PATH (only with a guidance strategy)."""
+    steps: int = 20_000
+    """Environment steps to train for."""
+    seed: int = 0
+    """Seed for the environment, network initialisation and sampling."""
+    out: Optional[str] = None
+    """Run directory (default: runs/<env>-<algo>-<guidance>-s<seed>-<time>)."""
+    resume: Optional[str] = None
+    """Continue the interrupted run in this directory from its last checkpoint."""
+
+    # network and optimisation
+    hidden_sizes: Tuple[int, ...] = (256, 256)
+    """Hidden layer sizes of actor and critics."""
+    batch_size: int = 256
+    """Minibatch size of each gradient step."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in transitions."""
+    learning_starts: int = 1_000
+    """Environment steps of uniform-random warm-up before learning starts."""
+    updates_per_step: int = 1
+    """Gradient steps per environment step."""
+    train_every: int = 1
+    """Environment steps between update calls; each call runs train_every*updates_per_step gradient steps in one lax.scan."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak coefficient of the target networks."""
+
+    # SAC
+    learn_temperature: bool = True
+    """SAC: tune the temperature alpha towards the target entropy."""
+    init_temperature: float = 1.0
+    """SAC: initial (or fixed) temperature alpha."""
+    temperature_lr: float = 3e-4
+    """SAC: Adam learning rate of log(alpha)."""
+    target_entropy: Optional[float] = None
+    """SAC: target entropy (default: -action_dim)."""
+
+    # TD3
+    policy_noise: float = 0.2
+    """TD3: std of the target policy smoothing noise."""
+    noise_clip: float = 0.5
+    """TD3: clip of the target policy smoothing noise."""
+    policy_delay: int = 2
+    """TD3: critic updates per actor and target update."""
+    exploration_noise: float = 0.1
+    """TD3: std of the Gaussian exploration noise."""
+
+    # evaluation, logging, checkpoints
+    eval_every: int = 2_000
+    """Environment steps between evaluations (one metrics.csv row each)."""
+    eval_episodes: int = 5
+    """Deterministic episodes per evaluation."""
+    checkpoint_every: int = 10_000
+    """Environment steps between checkpoints (a final one is always written)."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- derived values -----------------------------------------------------------------
+    @property
+    def gradient_steps_per_call(self) -> int:
+        """Gradient steps fused in one jitted update call."""
+        return self.train_every * self.updates_per_step
+
+    def resolved_target_entropy(self, action_dim: int) -> float:
+        """SAC's target entropy: the configured one or -|A|."""
+        return float(-action_dim) if self.target_entropy is None else float(self.target_entropy)
+
+    # -- checks -------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad value."""
+        if self.algo not in ALGOS:
+            raise ConfigError(f"unknown algo {self.algo!r}; expected one of {', '.join(ALGOS)}")
+        if self.guidance not in GUIDANCES:
+            raise ConfigError(
+                f"unknown guidance {self.guidance!r}; expected one of {', '.join(GUIDANCES)}"
+            )
+        positive = {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "buffer_size": self.buffer_size,
+            "updates_per_step": self.updates_per_step,
+            "train_every": self.train_every,
+            "eval_every": self.eval_every,
+            "eval_episodes": self.eval_episodes,
+            "checkpoint_every": self.checkpoint_every,
+            "policy_delay": self.policy_delay,
+        }
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.learning_starts < 0:
+            raise ConfigError(f"learning_starts must be >= 0, got {self.learning_starts!r}")
+        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
+            raise ConfigError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"gamma must be in [0, 1], got {self.gamma!r}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ConfigError(f"tau must be in (0, 1], got {self.tau!r}")
+        if self.init_temperature <= 0:
+            raise ConfigError(f"init_temperature must be > 0, got {self.init_temperature!r}")
+
+    # -- (de)serialisation --------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of every field."""
+        data = dataclasses.asdict(self)
+        data["hidden_sizes"] = list(self.hidden_sizes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Config":
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown config option(s): {', '.join(unknown)}")
+        data = dict(data)
+        if "hidden_sizes" in data:
+            data["hidden_sizes"] = tuple(int(h) for h in data["hidden_sizes"])
+        return cls(**data)
+
+    def replace(self, **changes) -> "Config":
+        """A copy with ``changes`` applied (checked like any config)."""
+        return Config.from_dict({**self.to_dict(), **changes})

@@ -1,0 +1,53 @@
+"""The seam where guidance strategies plug into a backbone (DESIGN.md, decision 2).
+
+A strategy changes only: the behaviour action, the reward, the next-state value
+inside the critic target, an extra actor-loss term, and (PAG) a network of its
+own. Backbones call these hooks; the training loop never asks which strategy
+runs. Every hook is a pure, traceable function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Tuple
+
+import jax
+
+from guidedrl.types import Batch, GuideFields, Metrics
+
+# The hooks' signatures, spelled out for readers (and used by type checkers).
+InitFn = Callable[[Any, jax.Array, int, int], Any]
+"""init(config, key, obs_dim, action_dim) -> strategy state (a pytree, may be empty)."""
+BehaviourFn = Callable[..., Tuple[jax.Array, jax.Array]]
+"""behaviour(config, strategy_state, actor_action, guide, key, deterministic, env_step)
+-> (executed action, from_guide flag)."""
+RewardFn = Callable[[Any, Batch, jax.Array], jax.Array]
+"""reward(config, batch, env_step) -> the reward the critic learns from."""
+NextValueFn = Callable[..., jax.Array]
+"""next_value(config, strategy_state, batch, actor_next_value, target_q, key, env_step) -> the
+bracket of the critic target: y = reward + γ (1 - terminated) next_value. ``actor_next_value`` is
+the backbone's V̄_θ(s'); ``target_q(action)`` gives min_j Q̄_j(s', action)."""
+ActorExtraLossFn = Callable[..., jax.Array]
+"""actor_extra_loss(config, batch, guide_penalty, env_step) -> scalar added to the actor loss.
+``guide_penalty()`` lazily gives the backbone's per-sample distance of π_θ from a_g(s)
+(SAC: -log π_θ(a_g|s); TD3: ‖μ_θ(s) - a_g(s)‖²)."""
+UpdateFn = Callable[..., Tuple[Any, Metrics]]
+"""update(config, strategy_state, batch, critic_q, key, env_step) -> (strategy state, metrics);
+``critic_q(obs, action)`` gives min_j Q_j with the current critics."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Strategy:
+    """A guidance strategy: a name and its hooks."""
+
+    name: str
+    init: InitFn
+    behaviour: BehaviourFn
+    reward: RewardFn
+    next_value: NextValueFn
+    actor_extra_loss: ActorExtraLossFn
+    update: UpdateFn
+    uses_guide: bool
+
+
+__all__ = ["Strategy", "GuideFields", "Batch"]

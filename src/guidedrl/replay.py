@@ -1,0 +1,135 @@
+"""A ring buffer of transitions that carries what the guide said (DESIGN.md, decision 1).
+
+It lives on the host in NumPy arrays allocated once (pages are only touched as
+the buffer fills) and hands the learner a :class:`~guidedrl.types.Batch` of K
+minibatches at a time, drawn with a seeded NumPy generator that is saved with
+the buffer so a resumed run draws the same batches.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from guidedrl.types import Batch
+
+
+class ReplayBuffer:
+    """Fixed-capacity FIFO of transitions with guide fields and ``terminated`` apart from ``truncated``."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int):
+        self.capacity = int(capacity)
+        self.obs_dim = int(obs_dim)
+        self.action_dim = int(action_dim)
+        shapes = {
+            "obs": (obs_dim,),
+            "action": (action_dim,),
+            "reward": (),
+            "next_obs": (obs_dim,),
+            "terminated": (),
+            "truncated": (),
+            "guide_action": (action_dim,),
+            "confidence": (),
+            "next_guide_action": (action_dim,),
+            "next_confidence": (),
+        }
+        self.data: Dict[str, np.ndarray] = {
+            name: np.zeros((self.capacity,) + shape, np.float32) for name, shape in shapes.items()
+        }
+        self.position = 0  # where the next transition goes
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        reward: float,
+        next_obs: np.ndarray,
+        terminated: bool,
+        truncated: bool,
+        guide_action: Optional[np.ndarray] = None,
+        confidence: float = 0.0,
+        next_guide_action: Optional[np.ndarray] = None,
+        next_confidence: float = 0.0,
+    ) -> None:
+        """Store one transition; missing guide fields are zeros (no guide)."""
+        i = self.position
+        data = self.data
+        data["obs"][i] = obs
+        data["action"][i] = action
+        data["reward"][i] = reward
+        data["next_obs"][i] = next_obs
+        data["terminated"][i] = terminated
+        data["truncated"][i] = truncated
+        if guide_action is not None:
+            data["guide_action"][i] = guide_action
+        else:
+            data["guide_action"][i] = 0.0
+        data["confidence"][i] = confidence
+        if next_guide_action is not None:
+            data["next_guide_action"][i] = next_guide_action
+        else:
+            data["next_guide_action"][i] = 0.0
+        data["next_confidence"][i] = next_confidence
+        self.position = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> Batch:
+        """``num_batches`` minibatches of ``batch_size`` drawn uniformly with replacement.
+
+        Arrays have shape (num_batches, batch_size, ...), ready for ``lax.scan``.
+        """
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        index = rng.integers(0, self.size, size=(num_batches, batch_size))
+        fields = {name: array[index] for name, array in self.data.items() if name != "truncated"}
+        return Batch(**fields)
+
+    def batch_spec(self, num_batches: int, batch_size: int) -> Batch:
+        """Shapes and dtypes of what :meth:`sample` returns, without data."""
+        import jax
+
+        fields = {
+            name: jax.ShapeDtypeStruct((num_batches, batch_size) + array.shape[1:], array.dtype)
+            for name, array in self.data.items()
+            if name != "truncated"
+        }
+        return Batch(**fields)
+
+    def recent_actions(self, count: int) -> np.ndarray:
+        """The last ``count`` actions stored, oldest first."""
+        if count > self.size:
+            raise ValueError(f"asked for {count} recent actions, buffer holds {self.size}")
+        index = (self.position - count + np.arange(count)) % self.capacity
+        return self.data["action"][index]
+
+    # -- persistence ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """The filled part of the buffer, in storage order, and its counters."""
+        return {
+            "capacity": self.capacity,
+            "position": self.position,
+            "size": self.size,
+            "data": {name: array[: self.size].copy() for name, array in self.data.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Inverse of :meth:`state_dict` on a buffer of the same capacity and shapes."""
+        if int(state["capacity"]) != self.capacity:
+            raise ValueError(
+                f"replay buffer capacity {state['capacity']} in the checkpoint, {self.capacity} expected"
+            )
+        size = int(state["size"])
+        for name, array in self.data.items():
+            stored = np.asarray(state["data"][name], np.float32)
+            if stored.shape != (size,) + array.shape[1:]:
+                raise ValueError(
+                    f"replay field {name!r} has shape {stored.shape}, expected {(size,) + array.shape[1:]}"
+                )
+            array[:size] = stored
+        self.size = size
+        self.position = int(state["position"])

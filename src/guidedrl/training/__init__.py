@@ -1,0 +1,1 @@
+"""Side effects live here: the host loop, evaluation, checkpoints and logs."""

@@ -1,0 +1,77 @@
+"""Run logs: ``metrics.csv`` (one row per evaluation), TensorBoard events, ``config.json``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+METRICS = "metrics.csv"
+CONFIG = "config.json"
+TENSORBOARD = "tb"
+TIMING_COLUMNS = ("steps_per_second", "wall_time")
+"""Columns that depend on the machine's speed; everything else is reproducible from the seed."""
+
+
+def write_config(directory: Path, data: dict) -> None:
+    (directory / CONFIG).write_text(json.dumps(data, indent=2))
+
+
+def read_metrics(directory: Path) -> List[Dict[str, str]]:
+    """The rows of ``metrics.csv`` as dicts of strings (empty when there is none)."""
+    path = Path(directory) / METRICS
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+class MetricsLogger:
+    """Appends evaluation rows to metrics.csv and TensorBoard.
+
+    On resume, rows after ``resume_step`` (written after the checkpoint that is
+    being resumed) are dropped and TensorBoard purges events past that step.
+    """
+
+    def __init__(self, directory: Path, columns: Sequence[str], resume_step: Optional[int] = None):
+        from tensorboardX import SummaryWriter  # heavy import kept out of library import time
+
+        self.directory = Path(directory)
+        self.columns = list(columns)
+        path = self.directory / METRICS
+        if resume_step is not None and path.exists():
+            kept = [row for row in read_metrics(self.directory) if int(row["step"]) <= resume_step]
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=self.columns)
+                writer.writeheader()
+                writer.writerows({c: row.get(c, "") for c in self.columns} for row in kept)
+        elif not path.exists() or resume_step is None:
+            with path.open("w", newline="") as handle:
+                csv.writer(handle).writerow(self.columns)
+        self._csv = path.open("a", newline="")
+        self._writer = csv.DictWriter(self._csv, fieldnames=self.columns)
+        purge = None if resume_step is None else resume_step + 1
+        self._tb = SummaryWriter(str(self.directory / TENSORBOARD), purge_step=purge)
+
+    def log(self, row: Dict[str, object]) -> None:
+        """Write one row (missing columns are left empty) and its numbers to TensorBoard."""
+        self._writer.writerow({c: _format(row.get(c, "")) for c in self.columns})
+        self._csv.flush()
+        step = int(row["step"])
+        for name, value in row.items():
+            if (name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and math.isfinite(value)):
+                self._tb.add_scalar(name, value, step)
+        self._tb.flush()
+
+    def close(self) -> None:
+        self._csv.close()
+        self._tb.close()

@@ -1,0 +1,139 @@
+"""A trained (or training) agent as users hold it: ``run.act(obs)``, ``run.save``, ``guidedrl.load``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, List, Optional, Union
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from guidedrl import agent
+from guidedrl.config import Config
+from guidedrl.envs import make_env
+from guidedrl.errors import CheckpointError, GuidedRLError
+from guidedrl.training import checkpoint
+from guidedrl.training.evaluate import deployed_action, evaluate_policy, guide_fields
+from guidedrl.training.logging import read_metrics
+
+
+def state_template(config: Config, obs_dim: int, action_dim: int) -> Any:
+    """The shapes and dtypes of a fresh agent state, without computing it."""
+    return jax.eval_shape(lambda: agent.init(config, jax.random.PRNGKey(0), obs_dim, action_dim))
+
+
+class Run:
+    """A policy: its config, its agent state, the spaces it acts in, and (optionally) its guide.
+
+    ``act`` takes a raw observation and returns an action in the environment's own
+    units (the agent works in [-1, 1]; ``act`` maps back with the stored bounds).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        state: agent.AgentState,
+        obs_dim: int,
+        action_low: List[float],
+        action_high: List[float],
+        guide: Any = None,
+        directory: Optional[Union[str, os.PathLike]] = None,
+    ):
+        self.config = config
+        self.state = state
+        self.obs_dim = int(obs_dim)
+        self.action_low = np.asarray(action_low, np.float32)
+        self.action_high = np.asarray(action_high, np.float32)
+        self.guide = guide
+        self.directory = Path(directory) if directory is not None else None
+        self.history: List[dict] = []  # the evaluation rows of the training call that made this run
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.action_low.shape[0])
+
+    def act_normalized(self, obs: np.ndarray, guide_free: bool = False) -> np.ndarray:
+        """The deterministic action in [-1, 1]^d (deployed policy, or the actor alone)."""
+        obs = np.asarray(obs, np.float32).reshape(-1)
+        if obs.shape != (self.obs_dim,):
+            raise GuidedRLError(f"observation of shape {obs.shape}, expected ({self.obs_dim},)")
+        guide_action, confidence = guide_fields(self.guide, obs, self.action_dim)
+        action, _ = deployed_action(self.config, self.state, obs, guide_action, confidence, guide_free)
+        return np.asarray(action)
+
+    def act(self, obs: np.ndarray, guide_free: bool = False) -> np.ndarray:
+        """The deterministic action in the environment's units."""
+        normalized = self.act_normalized(obs, guide_free)
+        return self.action_low + (normalized + 1.0) * 0.5 * (self.action_high - self.action_low)
+
+    def meta(self) -> dict:
+        """What a checkpoint records beside the state."""
+        from guidedrl import __version__
+
+        return {
+            "guidedrl_version": __version__,
+            "config": self.config.to_dict(),
+            "obs_dim": self.obs_dim,
+            "action_dim": self.action_dim,
+            "action_low": self.action_low.tolist(),
+            "action_high": self.action_high.tolist(),
+            "guide": getattr(self.guide, "name", None),
+        }
+
+    def save(self, path: Union[str, os.PathLike]) -> Path:
+        """Write a policy checkpoint (no replay buffer) that :func:`load` reads."""
+        return checkpoint.save_checkpoint(path, self.meta(), self.state)
+
+    def evaluate(self, env: Union[str, gym.Env, None] = None, episodes: int = 10,
+                 guide_free: bool = False, seed: Optional[int] = None) -> dict:
+        """Same as :func:`evaluate` on this run."""
+        return evaluate(self, env, episodes=episodes, guide_free=guide_free, seed=seed)
+
+    @property
+    def metrics(self) -> List[dict]:
+        """The rows of this run's metrics.csv (empty when the run wrote no files)."""
+        return read_metrics(self.directory) if self.directory is not None else []
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Run(env={c.env!r}, algo={c.algo!r}, guidance={c.guidance!r}, seed={c.seed})"
+
+
+def load(path: Union[str, os.PathLike], guide: Any = None) -> Run:
+    """A :class:`Run` from a checkpoint directory or a run directory holding ``checkpoint/``."""
+    meta = checkpoint.read_meta(path)
+    try:
+        config = Config.from_dict(meta["config"])
+        obs_dim, action_dim = int(meta["obs_dim"]), int(meta["action_dim"])
+        action_low, action_high = meta["action_low"], meta["action_high"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"corrupt checkpoint {meta['directory']!r}: bad {checkpoint.META} ({error})") from None
+    state = checkpoint.load_agent_state(meta, state_template(config, obs_dim, action_dim))
+    run_dir = Path(meta["directory"]).parent if Path(meta["directory"]).name == "checkpoint" else None
+    return Run(config, state, obs_dim, action_low, action_high, guide=guide, directory=run_dir)
+
+
+def evaluate(
+    run: Run,
+    env: Union[str, gym.Env, None] = None,
+    episodes: int = 10,
+    guide_free: bool = False,
+    seed: Optional[int] = None,
+) -> dict:
+    """Deterministic episodes of ``run`` on ``env`` (default: the env it was trained on).
+
+    Returns ``mean_return``, ``std_return``, ``returns``, ``lengths``, ``catastrophes``
+    (steps flagged by the env) and ``guide_usage``.
+    """
+    if not isinstance(episodes, int) or episodes <= 0:
+        raise GuidedRLError(f"episodes must be a positive integer, got {episodes!r}")
+    made = make_env(env if env is not None else run.config.env, copy_instance=False)
+    obs_dim = int(np.prod(made.observation_space.shape))
+    if obs_dim != run.obs_dim:
+        raise GuidedRLError(
+            f"environment observations have {obs_dim} values; this run was trained on {run.obs_dim}"
+        )
+    seed = run.config.seed if seed is None else seed
+    return evaluate_policy(run.config, run.state, made, episodes, seed, run.guide, guide_free)

@@ -8,11 +8,11 @@ the buffer so a resumed run draws the same batches.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from guidedrl.types import Batch
+from guidedrl.types import BATCH_FIELDS, Batch
 
 
 class ReplayBuffer:
@@ -23,19 +23,29 @@ class ReplayBuffer:
         self.obs_dim = int(obs_dim)
         self.action_dim = int(action_dim)
         shapes = {
-            "obs": (obs_dim,),
-            "action": (action_dim,),
-            "reward": (),
-            "next_obs": (obs_dim,),
-            "terminated": (),
-            "truncated": (),
-            "guide_action": (action_dim,),
-            "confidence": (),
-            "next_guide_action": (action_dim,),
-            "next_confidence": (),
+            "obs": obs_dim,
+            "action": action_dim,
+            "reward": 0,
+            "next_obs": obs_dim,
+            "terminated": 0,
+            "truncated": 0,
+            "guide_action": action_dim,
+            "confidence": 0,
+            "next_guide_action": action_dim,
+            "next_confidence": 0,
         }
+        # One (capacity, width) matrix holds every field side by side, so a minibatch is one
+        # gather and one host-to-device transfer; ``layout`` says which columns hold what and
+        # ``data`` gives each field as a view of its columns.
+        layout, start = [], 0
+        for name, width in shapes.items():
+            layout.append((name, start, start + max(width, 1), width == 0))
+            start += max(width, 1)
+        self.layout: Tuple[Tuple[str, int, int, bool], ...] = tuple(layout)
+        self.storage = np.zeros((self.capacity, start), np.float32)
         self.data: Dict[str, np.ndarray] = {
-            name: np.zeros((self.capacity,) + shape, np.float32) for name, shape in shapes.items()
+            name: self.storage[:, lo] if scalar else self.storage[:, lo:hi]
+            for name, lo, hi, scalar in self.layout
         }
         self.position = 0  # where the next transition goes
         self.size = 0
@@ -78,16 +88,17 @@ class ReplayBuffer:
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> Batch:
-        """``num_batches`` minibatches of ``batch_size`` drawn uniformly with replacement.
-
-        Arrays have shape (num_batches, batch_size, ...), ready for ``lax.scan``.
-        """
+    def sample_flat(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> np.ndarray:
+        """``num_batches`` minibatches of ``batch_size`` rows drawn uniformly with replacement,
+        as one (num_batches, batch_size, width) array; :func:`unflatten` splits it."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         index = rng.integers(0, self.size, size=(num_batches, batch_size))
-        fields = {name: array[index] for name, array in self.data.items() if name != "truncated"}
-        return Batch(**fields)
+        return self.storage[index]
+
+    def sample(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> Batch:
+        """Like :meth:`sample_flat`, split into a :class:`Batch` of (num_batches, batch_size, ...) arrays."""
+        return unflatten(self.sample_flat(rng, num_batches, batch_size), self.layout)
 
     def batch_spec(self, num_batches: int, batch_size: int) -> Batch:
         """Shapes and dtypes of what :meth:`sample` returns, without data."""
@@ -96,7 +107,7 @@ class ReplayBuffer:
         fields = {
             name: jax.ShapeDtypeStruct((num_batches, batch_size) + array.shape[1:], array.dtype)
             for name, array in self.data.items()
-            if name != "truncated"
+            if name in BATCH_FIELDS
         }
         return Batch(**fields)
 
@@ -133,3 +144,13 @@ class ReplayBuffer:
             array[:size] = stored
         self.size = size
         self.position = int(state["position"])
+
+
+def unflatten(flat, layout) -> Batch:
+    """Split rows of the buffer's storage (NumPy or JAX, any leading axes) into a :class:`Batch`."""
+    fields = {
+        name: flat[..., lo] if scalar else flat[..., lo:hi]
+        for name, lo, hi, scalar in layout
+        if name in BATCH_FIELDS
+    }
+    return Batch(**fields)

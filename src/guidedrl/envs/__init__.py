@@ -73,7 +73,8 @@ def make_env(env: Union[str, gym.Env], copy_instance: bool = False) -> gym.Env:
         made = gym.wrappers.FlattenObservation(made)
     space = made.action_space
     if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
-        made = gym.wrappers.RescaleAction(made, -1.0, 1.0)
+        ones = np.ones(space.shape, np.float32)
+        made = gym.wrappers.RescaleAction(made, -ones, ones)
     return made
 
 

@@ -37,7 +37,7 @@ from guidedrl.config import Config
 from guidedrl.envs import action_bounds, env_id_of, make_env
 from guidedrl.errors import CheckpointError, ConfigError
 from guidedrl.guidance import get_strategy
-from guidedrl.replay import ReplayBuffer
+from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
 from guidedrl.training.evaluate import evaluate_policy, guide_fields
 from guidedrl.training.logging import MetricsLogger, read_metrics, write_config
@@ -69,21 +69,39 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 # -- the two jitted calls of the loop --------------------------------------------------------
+# ``behave`` acts; ``learn_and_behave`` runs the gradient steps and then acts at the next state
+# with the updated agent, so a training step costs one dispatch. Both fold the step into their
+# key the same way, so which of the two produced an action does not change the key stream.
+
+PRNG_IMPL = "rbg"
+"""Key implementation of the loop's random streams: XLA's RngBitGenerator draws the
+(256, d)-sized noise of an update several times faster than threefry on a CPU."""
 
 
-@partial(jax.jit, static_argnames="config")
-def behave(config, state, obs, guide_action, confidence, key, env_step, uniform):
-    """The behaviour action at one observation; the key is folded with the step."""
+def behaviour_action(config, state, obs, guide_action, confidence, key, env_step, uniform):
+    """The behaviour action at one observation, and whether the guide gave it."""
     key = jax.random.fold_in(key, env_step)
     guide = GuideFields(guide_action[None], jnp.asarray(confidence, jnp.float32)[None])
     action, from_guide = agent.act(config, state, obs[None], guide, key, False, uniform, env_step)
     return action[0], from_guide[0]
 
 
-@partial(jax.jit, static_argnames="config", donate_argnames="state")
-def learn(config, state, batches: Batch, key, env_step):
-    """``update_many`` over K minibatches; the key is folded with the step."""
-    return agent.update_many(config, state, batches, jax.random.fold_in(key, env_step), env_step)
+behave = jax.jit(behaviour_action, static_argnames="config")
+init_agent = jax.jit(agent.init, static_argnums=(0, 2, 3))
+
+
+@partial(jax.jit, static_argnames=("config", "layout"), donate_argnames="state")
+def learn_and_behave(config, layout, state, flat_batches, learn_key, env_step,
+                     act_key, next_obs, next_guide_action, next_confidence, next_uniform):
+    """``update_many`` over K minibatches (rows of the replay storage), then the behaviour
+    action at ``next_obs`` (the state of step ``env_step``) with the updated agent."""
+    batches = unflatten(flat_batches, layout)
+    state, metrics = agent.update_many(
+        config, state, batches, jax.random.fold_in(learn_key, env_step), env_step
+    )
+    action, from_guide = behaviour_action(config, state, next_obs, next_guide_action,
+                                            next_confidence, act_key, env_step, next_uniform)
+    return state, metrics, action, from_guide
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -139,6 +157,9 @@ class Progress:
     interval_returns: List[float] = dataclasses.field(default_factory=list)
     interval_metrics: List[Dict[str, float]] = dataclasses.field(default_factory=list)
     last_return: float = math.nan
+    # the action already chosen for the current observation (by learn_and_behave), if any
+    next_action: Optional[List[float]] = None
+    next_from_guide: bool = False
 
 
 class _StopFlag:
@@ -211,13 +232,13 @@ def train(
         check_out_dir(out, resuming=resume_meta is not None)
 
     # -- state: fresh or restored --------------------------------------------------------
-    root_key = jax.random.PRNGKey(config.seed)
+    root_key = jax.random.key(config.seed, impl=PRNG_IMPL)
     init_key, act_key, learn_key = jax.random.split(root_key, 3)
     buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim)
     rng = np.random.default_rng(config.seed)
     progress = Progress()
     if resume_meta is None:
-        state = agent.init(config, init_key, obs_dim, action_dim)
+        state = init_agent(config, init_key, obs_dim, action_dim)
     else:
         if resume_meta["obs_dim"] != obs_dim or resume_meta["action_dim"] != action_dim:
             raise CheckpointError(
@@ -258,7 +279,7 @@ def train(
     obs = np.asarray(obs, np.float32).reshape(-1)
     guide_action, confidence = guide_fields(guide, obs, action_dim)
 
-    def save(kind_final: bool = False) -> None:
+    def save() -> None:
         if out is None:
             return
         meta = {**run.meta(), "step": progress.step, "rng_state": rng.bit_generator.state,
@@ -322,9 +343,13 @@ def train(
                     logger.close()
                 raise TrainingInterrupted(out, progress.step)
             step = progress.step
-            action, from_guide = behave(config, run.state, obs, guide_action, confidence, act_key,
-                                        step, step < config.learning_starts)
-            action = np.asarray(action)
+            if progress.next_action is None:
+                action, from_guide = behave(config, run.state, obs, guide_action, confidence, act_key,
+                                            step, step < config.learning_starts)
+                action = np.asarray(action)
+            else:
+                action = np.asarray(progress.next_action, np.float32)
+                from_guide = progress.next_from_guide
             next_obs, reward, terminated, truncated, info = train_env.step(action)
             next_obs = np.asarray(next_obs, np.float32).reshape(-1)
             next_guide_action, next_confidence = guide_fields(guide, next_obs, action_dim)
@@ -347,10 +372,16 @@ def train(
             else:
                 obs, guide_action, confidence = next_obs, next_guide_action, next_confidence
 
+            progress.next_action = None
             if step >= config.learning_starts and step % config.train_every == 0:
-                batches = buffer.sample(rng, K, config.batch_size)
-                run.state, metrics = learn(config, run.state, batches, learn_key, step)
+                flat = buffer.sample_flat(rng, K, config.batch_size)
+                run.state, metrics, next_action, next_from_guide = learn_and_behave(
+                    config, buffer.layout, run.state, flat, learn_key, step,
+                    act_key, obs, guide_action, np.float32(confidence), step < config.learning_starts,
+                )
                 pending_metrics.append(metrics)
+                progress.next_action = next_action
+                progress.next_from_guide = next_from_guide
             if step % config.eval_every == 0 or step == config.steps:
                 evaluate_and_log(time.perf_counter())
             if step % config.checkpoint_every == 0 or step == config.steps:
@@ -369,10 +400,13 @@ def train(
 
 
 def _flush_pending(progress: Progress, pending: List[Any]) -> None:
-    """Move the device-side update metrics into the counters (a checkpoint must hold them)."""
+    """Move device-side values into the counters as plain numbers (a checkpoint must hold them)."""
     for m in jax.device_get(pending):
         progress.interval_metrics.append({k: float(v) for k, v in m.items()})
     pending.clear()
+    if progress.next_action is not None and not isinstance(progress.next_action, list):
+        progress.next_action = np.asarray(progress.next_action).astype(float).tolist()
+        progress.next_from_guide = bool(progress.next_from_guide)
 
 
 def _replay_episode(env: gym.Env, obs, buffer: ReplayBuffer, length: int):

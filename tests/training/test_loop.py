@@ -1,0 +1,159 @@
+"""The training loop: determinism, checkpoints, resume, no retracing, learning, metrics."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import guidedrl
+import guidedrl.cli
+from guidedrl.config import Config
+from guidedrl.training import loop
+from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
+from tests.conftest import SMALL
+
+REQUIRED = ["step", "eval_return", "eval_return_std", "train_episodes", "train_catastrophes",
+            "steps_per_second", "wall_time", "eval_return_guide_free", "guide_usage"]
+
+
+def reproducible(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
+
+
+def test_metrics_csv_and_run_directory(small_config):
+    run = loop.train(small_config)
+    out = Path(small_config.out)
+    rows = read_metrics(out)
+    assert [int(r["step"]) for r in rows] == [0, 400, 800]
+    for column in REQUIRED:
+        assert column in rows[0]
+    assert int(rows[-1]["train_episodes"]) == 4  # Pendulum episodes are 200 steps
+    assert int(rows[-1]["gradient_steps"]) == 800 - 200 + 1
+    assert json.loads((out / "config.json").read_text())["steps"] == 800
+    assert any(p.name.startswith("events") for p in (out / "tb").iterdir())
+    assert (out / "checkpoint" / "meta.json").exists()
+    assert run.metrics == rows
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_same_seed_same_metrics(tmp_path, algo):
+    runs = [
+        loop.train(Config(env="Pendulum-v1", algo=algo, steps=600, seed=3, out=str(tmp_path / f"r{i}"), **SMALL))
+        for i in range(2)
+    ]
+    a, b = (reproducible(read_metrics(tmp_path / f"r{i}")) for i in range(2))
+    assert a == b
+    other = loop.train(Config(env="Pendulum-v1", algo=algo, steps=600, seed=4, **SMALL))
+    assert reproducible(other.history) != reproducible(runs[0].history)
+
+
+def test_checkpoint_round_trip_gives_identical_actions(small_config, tmp_path):
+    run = loop.train(small_config)
+    obs = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    for path in (Path(small_config.out), run.save(tmp_path / "policy")):
+        loaded = guidedrl.load(path)
+        for o in obs:
+            np.testing.assert_array_equal(loaded.act(o), run.act(o))
+    # actions come back in the env's units: Pendulum's torque is in [-2, 2]
+    for o in obs:
+        np.testing.assert_allclose(run.act(o), 2.0 * run.act_normalized(o), rtol=1e-6)
+
+
+def _final_rows(out):
+    return reproducible(read_metrics(out))
+
+
+def test_resume_after_sigint_matches_an_uninterrupted_run(tmp_path):
+    settings = dict(env="Pendulum-v1", steps=1000, seed=1, **SMALL)
+    reference = loop.train(Config(out=str(tmp_path / "ref"), **settings))
+    out = tmp_path / "cut"
+
+    def interrupt_once_learning():
+        while True:
+            rows = read_metrics(out)
+            if rows and int(rows[-1]["step"]) >= 400:
+                time.sleep(0.3)  # somewhere mid-episode, mid-interval
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=interrupt_once_learning, daemon=True).start()
+    with pytest.raises(guidedrl.TrainingInterrupted) as stopped:
+        loop.train(Config(out=str(out), **settings))
+    step = json.loads((out / "checkpoint" / "meta.json").read_text())["step"]
+    assert 400 <= step < 1000 and stopped.value.step == step
+    resumed = loop.train(Config(resume=str(out), progress=False))
+    assert _final_rows(out) == _final_rows(tmp_path / "ref")
+    for o in np.random.default_rng(1).normal(size=(5, 3)):
+        np.testing.assert_array_equal(resumed.act(o), reference.act(o))
+
+
+def test_resume_after_kill_loses_at_most_one_checkpoint_interval(tmp_path):
+    settings = ["--steps", "1200", "--seed", "2", "--hidden-sizes", "32", "32", "--batch-size", "64",
+                "--learning-starts", "200", "--eval-every", "300", "--eval-episodes", "2",
+                "--checkpoint-every", "300", "--no-progress"]
+    assert guidedrl.cli.main(["train", "--out", str(tmp_path / "ref"), *settings]) == 0
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "guidedrl.cli", "train", "--out", str(out), *settings],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    meta = out / "checkpoint" / "meta.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if meta.exists() and json.loads(meta.read_text())["step"] >= 600:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    step = json.loads(meta.read_text())["step"]
+    assert step < 1200, "the run finished before it could be killed"
+    assert guidedrl.cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert _final_rows(out) == _final_rows(tmp_path / "ref")
+
+
+def test_no_retracing_after_the_first_update(tmp_path):
+    config = Config(env="Pendulum-v1", steps=700, seed=9, hidden_sizes=(16, 16), batch_size=32,
+                    learning_starts=100, eval_every=350, eval_episodes=1, progress=False)
+    loop.train(config)
+    before = (loop.learn_and_behave._cache_size(), loop.behave._cache_size())
+    loop.train(config.replace(steps=900, seed=10))  # same shapes and static config apart from steps/seed
+    after = (loop.learn_and_behave._cache_size(), loop.behave._cache_size())
+    # one compiled program per distinct static config, never one per step
+    assert after[0] - before[0] <= 1 and after[1] - before[1] <= 1
+    n = loop.learn_and_behave._cache_size()
+    loop.train(config)  # identical config: nothing new to compile
+    assert loop.learn_and_behave._cache_size() == n
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_each_backbone_learns_a_tiny_task_in_seconds(mirror_env, algo):
+    run = guidedrl.train(mirror_env, algo=algo, steps=1500, seed=0, hidden_sizes=(32, 32),
+                         batch_size=64, learning_starts=200, eval_every=1500, eval_episodes=50,
+                         progress=False)
+    final = run.history[-1]["eval_return"]
+    start = run.history[0]["eval_return"]
+    # a uniform-random policy scores about -0.67 here; the optimum is 0
+    assert final > -0.05, (start, final)
+
+
+def test_evaluate_reports_returns_and_catastrophes(small_config):
+    run = loop.train(small_config)
+    stats = guidedrl.evaluate(run, "Pendulum-v1", episodes=3)
+    assert len(stats["returns"]) == 3 and stats["catastrophes"] == 0
+    assert stats["mean_return"] == pytest.approx(np.mean(stats["returns"]))
+    assert all(length == 200 for length in stats["lengths"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_pendulum_reaches_minus_250_in_20k_steps(algo):
+    run = guidedrl.train("Pendulum-v1", algo=algo, steps=20_000, seed=0, progress=False)
+    assert run.history[-1]["eval_return"] >= -250

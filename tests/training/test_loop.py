@@ -5,10 +5,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -70,25 +70,31 @@ def _final_rows(out):
     return reproducible(read_metrics(out))
 
 
+class InterruptAtStep(gym.Wrapper):
+    """Sends this process a SIGINT (a Ctrl-C) from inside its ``at``-th step."""
+
+    def __init__(self, env, at):
+        super().__init__(env)
+        self.at, self.steps = at, 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.env.step(action)
+
+
 def test_resume_after_sigint_matches_an_uninterrupted_run(tmp_path):
-    settings = dict(env="Pendulum-v1", steps=1000, seed=1, **SMALL)
-    reference = loop.train(Config(out=str(tmp_path / "ref"), **settings))
+    settings = dict(steps=1000, seed=1, **SMALL)
+    reference = guidedrl.train("Pendulum-v1", out=str(tmp_path / "ref"), **settings)
     out = tmp_path / "cut"
-
-    def interrupt_once_learning():
-        while True:
-            rows = read_metrics(out)
-            if rows and int(rows[-1]["step"]) >= 400:
-                time.sleep(0.3)  # somewhere mid-episode, mid-interval
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.01)
-
-    threading.Thread(target=interrupt_once_learning, daemon=True).start()
     with pytest.raises(guidedrl.TrainingInterrupted) as stopped:
-        loop.train(Config(out=str(out), **settings))
-    step = json.loads((out / "checkpoint" / "meta.json").read_text())["step"]
-    assert 400 <= step < 1000 and stopped.value.step == step
+        guidedrl.train(InterruptAtStep(gym.make("Pendulum-v1"), at=711), eval_env="Pendulum-v1",
+                       out=str(out), **settings)
+    meta = json.loads((out / "checkpoint" / "meta.json").read_text())
+    # the checkpoint is at the interrupted step, in the middle of an episode and of an interval
+    assert meta["step"] == stopped.value.step == 711
+    assert meta["progress"]["episode_length"] == 111 and meta["config"]["env"] == "Pendulum-v1"
     resumed = loop.train(Config(resume=str(out), progress=False))
     assert _final_rows(out) == _final_rows(tmp_path / "ref")
     for o in np.random.default_rng(1).normal(size=(5, 3)):

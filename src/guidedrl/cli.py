@@ -89,6 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(args, Config):
             return _train(args)
         return _eval(args)
+    except SystemExit as exit:  # tyro's own parse errors (they name the value) and --help
+        return exit.code if isinstance(exit.code, int) else 2
     except TrainingInterrupted as stop:
         print(f"\n{stop}", file=sys.stderr)
         return 130

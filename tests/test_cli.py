@@ -1,0 +1,42 @@
+"""The guidedrl command: train, eval, help and errors."""
+
+import json
+import subprocess
+import sys
+
+from guidedrl import cli
+
+FAST = ["--steps", "300", "--hidden-sizes", "16", "16", "--batch-size", "32",
+        "--learning-starts", "100", "--eval-every", "150", "--eval-episodes", "1", "--no-progress"]
+
+
+def test_train_then_eval_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--algo", "td3", "--out", str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "run directory" in printed and "eval return" in printed
+    assert (out / "metrics.csv").read_text().count("\n") == 1 + 3  # header + steps 0, 150, 300
+    assert cli.main(["eval", str(out), "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 2 and len(result["returns"]) == 2 and result["algo"] == "td3"
+    assert cli.main(["eval", str(out), "--episodes", "1"]) == 0
+    assert "mean return" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
+    assert cli.main(["train", "--steps", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "steps must be a positive integer, got 0" in capsys.readouterr().err
+    assert cli.main(["train", "--env", "CartPole-v1", "--out", str(tmp_path / "r")]) == 2
+    assert "Discrete(2)" in capsys.readouterr().err
+    assert cli.main(["eval", str(tmp_path)]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_console_script_help():
+    result = subprocess.run([sys.executable, "-m", "guidedrl.cli", "train", "--help"],
+                            capture_output=True, text=True, check=True)
+    for option in ("--hidden-sizes", "--batch-size", "--buffer-size", "--learning-starts",
+                   "--updates-per-step", "--eval-every", "--eval-episodes", "--checkpoint-every",
+                   "--resume", "--algo", "--guidance", "--steps", "--seed", "--out"):
+        assert option in result.stdout

@@ -46,3 +46,12 @@ SMALL = dict(
 def small_config(tmp_path):
     """A fast Pendulum config writing to a temporary directory."""
     return Config(env="Pendulum-v1", steps=800, out=str(tmp_path / "run"), **SMALL)
+
+
+class WallEnv(MirrorEnv):
+    """MirrorEnv whose far-off actions are catastrophes: |a + s| > 1 sets info["catastrophe"]."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = super().step(action)
+        miss = abs(float(np.clip(action, -1, 1)[0] + self._state[0]))
+        return obs, reward, terminated, truncated, {"catastrophe": miss > 1.0, "cost": float(miss > 1.0)}

@@ -163,3 +163,19 @@ def test_evaluate_reports_returns_and_catastrophes(small_config):
 def test_pendulum_reaches_minus_250_in_20k_steps(algo):
     run = guidedrl.train("Pendulum-v1", algo=algo, steps=20_000, seed=0, progress=False)
     assert run.history[-1]["eval_return"] >= -250
+
+
+def test_catastrophes_are_counted_from_info(tmp_path):
+    from guidedrl.training import checkpoint
+    from tests.conftest import WallEnv
+
+    run = guidedrl.train(WallEnv(), steps=300, seed=0, hidden_sizes=(16, 16), batch_size=32,
+                         learning_starts=300, eval_every=300, eval_episodes=50,
+                         out=str(tmp_path / "run"), progress=False)
+    # a catastrophe here is |a + s| > 1, i.e. a reward below -1: count them in the stored transitions
+    replay = checkpoint.load_replay_state(checkpoint.read_meta(tmp_path / "run"))
+    expected = int(np.sum(np.asarray(replay["data"]["reward"]) < -1.0))
+    assert expected > 0
+    assert run.history[-1]["train_catastrophes"] == expected
+    stats = guidedrl.evaluate(run, WallEnv(), episodes=50)
+    assert stats["catastrophes"] == sum(1 for r in stats["returns"] if r < -1.0)

@@ -1,0 +1,129 @@
+"""Training throughput of guidedrl's SAC against Stable-Baselines3's SAC, alternated in one run.
+
+Settings shared by both (BENCHMARK.md, "Speed protocol"): Gymnasium Pendulum-v1, one
+gradient step per environment step, batch 256, Adam 3e-4, learning starts at 1,000
+steps, buffer 1M, automatic temperature; networks 64-64 and 256-256. Each measurement
+times ``--measure`` steady-state training steps after a warm-up (learning start, JIT
+compilation / first updates), without evaluation. The two libraries alternate
+``--repeats`` times per network size; the table reports medians and the ratio of medians.
+
+Needs the bench extra: ``pip install -e ".[bench]"`` (torch 2.13 CPU, stable-baselines3).
+
+    python benchmarks/throughput.py                      # writes docs/PERFORMANCE.md section
+    python benchmarks/throughput.py --repeats 1 --measure 1000   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+LEARNING_STARTS = 1_000
+WARMUP = 1_000  # learning steps before timing starts (compilation, first updates)
+
+
+def guidedrl_steps_per_second(hidden: tuple, measure: int, seed: int, guidance: str = "none") -> float:
+    """Steady-state steps/s of guidedrl.train, timed by the loop itself over the last interval.
+
+    The loop logs steps/s per evaluation interval, excluding evaluation time; with
+    eval_every = LEARNING_STARTS + WARMUP the second row covers only warm-up and the last
+    row covers exactly the ``measure`` timed steps.
+    """
+    import guidedrl
+
+    run = guidedrl.train(
+        "Pendulum-v1", algo="sac", guidance=guidance, steps=LEARNING_STARTS + WARMUP + measure,
+        seed=seed, hidden_sizes=hidden, batch_size=256, learning_starts=LEARNING_STARTS,
+        updates_per_step=1, train_every=1, eval_every=LEARNING_STARTS + WARMUP, eval_episodes=1,
+        checkpoint_every=10**9, progress=False,
+    )
+    last = run.history[-1]
+    assert last["step"] - run.history[-2]["step"] == measure
+    return float(last["steps_per_second"])
+
+
+def sb3_steps_per_second(hidden: tuple, measure: int, seed: int) -> float:
+    """Steady-state steps/s of Stable-Baselines3's SAC with the same settings."""
+    import torch
+    from stable_baselines3 import SAC
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = SAC(
+        "MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=list(hidden)), batch_size=256,
+        learning_rate=3e-4, buffer_size=1_000_000, learning_starts=LEARNING_STARTS, train_freq=1,
+        gradient_steps=1, ent_coef="auto", seed=seed, verbose=0, device="cpu",
+    )
+    model.learn(LEARNING_STARTS + WARMUP)
+    started = time.perf_counter()
+    model.learn(measure, reset_num_timesteps=False)
+    return measure / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["64,64", "256,256"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--measure", type=int, default=3_000, help="timed steps per measurement")
+    parser.add_argument("--json", default="benchmarks/out/throughput.json")
+    parser.add_argument("--markdown", default="docs/PERFORMANCE.md")
+    args = parser.parse_args()
+
+    results = {}
+    for size in args.sizes:
+        hidden = tuple(int(h) for h in size.split(","))
+        ours, theirs = [], []
+        for repeat in range(args.repeats):
+            ours.append(guidedrl_steps_per_second(hidden, args.measure, seed=repeat))
+            theirs.append(sb3_steps_per_second(hidden, args.measure, seed=repeat))
+            print(f"{size} repeat {repeat}: guidedrl {ours[-1]:.0f} steps/s, SB3 {theirs[-1]:.0f} steps/s",
+                  flush=True)
+        results[size] = {
+            "guidedrl": ours,
+            "sb3": theirs,
+            "guidedrl_median": statistics.median(ours),
+            "sb3_median": statistics.median(theirs),
+            "ratio": statistics.median(ours) / statistics.median(theirs),
+        }
+    meta = {
+        "command": "python benchmarks/throughput.py " + " ".join(
+            f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in
+            {"sizes": args.sizes, "repeats": args.repeats, "measure": args.measure}.items()),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+
+    lines = [
+        "| network | guidedrl SAC (steps/s) | SB3 SAC (steps/s) | ratio |",
+        "|---|---|---|---|",
+    ]
+    for size, r in results.items():
+        lines.append(f"| {size.replace(',', '-')} | {r['guidedrl_median']:.0f} | {r['sb3_median']:.0f} | "
+                     f"{r['ratio']:.2f}x |")
+    table = "\n".join(lines)
+    print(table)
+    write_section(Path(args.markdown), "throughput", table, meta)
+
+
+def write_section(path: Path, name: str, table: str, meta: dict) -> None:
+    """Replace (or append) the section between markers named ``name`` in ``path``."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    body = (f"{begin}\nMeasured {meta['date']} on {meta['cpus']} CPU cores with "
+            f"`{meta['command']}` (medians over repeats; ratio of medians).\n\n{table}\n{end}")
+    text = path.read_text() if path.exists() else "# Performance\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -62,7 +62,7 @@ def act(
         random_action = jax.random.uniform(uniform_key, actor_action.shape, minval=-1.0, maxval=1.0)
         actor_action = jnp.where(uniform, random_action, actor_action)
     return strategy.behaviour(
-        config, state.guidance, actor_action, guide, strategy_key, deterministic, env_step
+        config, state.guidance, obs, actor_action, guide, strategy_key, deterministic, env_step
     )
 
 

@@ -13,10 +13,11 @@ from typing import Literal, Optional, Tuple
 from guidedrl.errors import ConfigError
 
 Algo = Literal["sac", "td3"]
-Guidance = Literal["none"]
+Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual"]
+CriticTarget = Literal["switched", "actor"]
 
 ALGOS: Tuple[str, ...] = ("sac", "td3")
-GUIDANCES: Tuple[str, ...] = ("none",)
+GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Config:
     algo: Algo = "sac"
     """Backbone: sac or td3."""
     guidance: Guidance = "none"
-    """How the guide is used (strategies other than none arrive with the guides)."""
+    """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual."""
     guide: Optional[str] = None
-    """Guide to use: NAME, module:attr or PATH (only with a guidance strategy)."""
+    """Guide: a built-in NAME (e.g. lqr), module:attr naming a factory that returns a Guide, or a checkpoint PATH."""
     steps: int = 20_000
     """Environment steps to train for."""
     seed: int = 0
@@ -82,6 +83,22 @@ class Config:
     exploration_noise: float = 0.1
     """TD3: std of the Gaussian exploration noise."""
 
+    # guidance strategies (ALGORITHMS.md, "Strategies")
+    critic_target: CriticTarget = "switched"
+    """SAG/PAG: critic target under the switched policy (the paper's) or under the actor alone."""
+    phi: float = 0.5
+    """PAG: bound Φ of the perturbation (normalised action units); residual: bound of the correction."""
+    pag_schedule: bool = False
+    """PAG: grow β_t = 1 - delta^floor(t/period) from 0 (the paper's repulsive tasks); off: β_t = 1."""
+    delta: float = 0.9
+    """PAG/PIG: decay of the step schedule (see pag_schedule, beta0)."""
+    beta0: float = 1.0
+    """PIG: initial weight of the guide term, β_t = beta0 * delta^floor(t/period)."""
+    period: int = 50_000
+    """PAG/PIG: environment steps between schedule changes."""
+    rg_coef: float = 1.0
+    """RG: c in the shaped reward r - c·λ(s)·‖a - a_g(s)‖²."""
+
     # evaluation, logging, checkpoints
     eval_every: int = 2_000
     """Environment steps between evaluations (one metrics.csv row each)."""
@@ -124,6 +141,7 @@ class Config:
             "eval_episodes": self.eval_episodes,
             "checkpoint_every": self.checkpoint_every,
             "policy_delay": self.policy_delay,
+            "period": self.period,
         }
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -136,6 +154,12 @@ class Config:
             raise ConfigError(f"gamma must be in [0, 1], got {self.gamma!r}")
         if not 0.0 < self.tau <= 1.0:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau!r}")
+        if self.critic_target not in ("switched", "actor"):
+            raise ConfigError(f"critic_target must be switched or actor, got {self.critic_target!r}")
+        if self.phi < 0:
+            raise ConfigError(f"phi must be >= 0, got {self.phi!r}")
+        if not 0.0 <= self.delta <= 1.0:
+            raise ConfigError(f"delta must be in [0, 1], got {self.delta!r}")
         if self.init_temperature <= 0:
             raise ConfigError(f"init_temperature must be > 0, got {self.init_temperature!r}")
 

@@ -8,14 +8,13 @@ Polyak targets, in that order.
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import TYPE_CHECKING, Any, Tuple
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.guidance.base import Strategy
 from guidedrl.networks import (
     TanhGaussianActor,
     TwinCritic,
@@ -23,6 +22,9 @@ from guidedrl.networks import (
     tanh_gaussian_sample,
 )
 from guidedrl.types import Batch, Metrics
+
+if TYPE_CHECKING:  # the strategies import the backbones' losses
+    from guidedrl.guidance.base import Strategy
 
 
 @struct.dataclass
@@ -153,7 +155,7 @@ def update(
     def actor_objective(actor_params):
         mean, log_std = actor_apply(actor_params, batch.obs)
         action, log_prob = tanh_gaussian_sample(mean, log_std, actor_key)
-        q = critic_apply(state.critic_params, batch.obs, action)
+        q = critic_apply(state.critic_params, batch.obs, strategy.compose(config, action, batch.guide))
 
         def guide_penalty():
             return -tanh_gaussian_log_prob(mean, log_std, batch.guide_action)
@@ -179,7 +181,8 @@ def update(
     # critics, with the strategy's reward and next-state value
     next_mean, next_log_std = actor_apply(state.actor_params, batch.next_obs)
     next_action, next_log_prob = tanh_gaussian_sample(next_mean, next_log_std, next_key)
-    next_q = critic_apply(state.target_critic_params, batch.next_obs, next_action)
+    next_q = critic_apply(state.target_critic_params, batch.next_obs,
+                          strategy.compose(config, next_action, batch.next_guide))
 
     def target_q(action):
         return jnp.min(critic_apply(state.target_critic_params, batch.next_obs, action), axis=0)

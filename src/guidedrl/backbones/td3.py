@@ -7,7 +7,7 @@ evaluated at the parameters from the start of the step.
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import TYPE_CHECKING, Any, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -15,9 +15,11 @@ import optax
 from flax import struct
 
 from guidedrl.backbones.sac import critic_loss, critic_net, critic_target
-from guidedrl.guidance.base import Strategy
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
+
+if TYPE_CHECKING:  # the strategies import the backbones' losses
+    from guidedrl.guidance.base import Strategy
 
 
 @struct.dataclass
@@ -125,7 +127,8 @@ def update(
         config.policy_noise,
         config.noise_clip,
     )
-    next_q = critic_apply(state.target_critic_params, batch.next_obs, next_action)
+    next_q = critic_apply(state.target_critic_params, batch.next_obs,
+                          strategy.compose(config, next_action, batch.next_guide))
 
     def target_q(action):
         return jnp.min(critic_apply(state.target_critic_params, batch.next_obs, action), axis=0)
@@ -154,7 +157,8 @@ def update(
     # delayed actor and targets
     def actor_objective(actor_params):
         action = actor_apply(actor_params, batch.obs)
-        q_actor = critic_apply(state.critic_params, batch.obs, action)
+        q_actor = critic_apply(state.critic_params, batch.obs,
+                               strategy.compose(config, action, batch.guide))
 
         def guide_penalty():
             return jnp.sum((action - batch.guide_action) ** 2, axis=-1)

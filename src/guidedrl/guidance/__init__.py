@@ -1,12 +1,13 @@
-"""Guidance strategies. ``get_strategy(name)`` returns one; each lives in its own module."""
+"""Guidance strategies (ALGORITHMS.md, "Strategies"). Each lives in its own module and is a
+:class:`~guidedrl.guidance.base.Strategy`; ``get_strategy(name)`` returns one."""
 
 from __future__ import annotations
 
 from guidedrl.errors import ConfigError
-from guidedrl.guidance import none
+from guidedrl.guidance import none, pag, pig, residual, rg, sag
 from guidedrl.guidance.base import Strategy
 
-STRATEGIES = {none.STRATEGY.name: none.STRATEGY}
+STRATEGIES = {m.STRATEGY.name: m.STRATEGY for m in (none, rg, sag, pig, pag, residual)}
 
 
 def get_strategy(name: str) -> Strategy:
@@ -15,7 +16,7 @@ def get_strategy(name: str) -> Strategy:
         return STRATEGIES[name]
     except KeyError:
         raise ConfigError(
-            f"unknown guidance {name!r}; expected one of {', '.join(sorted(STRATEGIES))}"
+            f"unknown guidance {name!r}; expected one of {', '.join(STRATEGIES)}"
         ) from None
 
 

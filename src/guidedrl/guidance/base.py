@@ -19,8 +19,12 @@ from guidedrl.types import Batch, GuideFields, Metrics
 InitFn = Callable[[Any, jax.Array, int, int], Any]
 """init(config, key, obs_dim, action_dim) -> strategy state (a pytree, may be empty)."""
 BehaviourFn = Callable[..., Tuple[jax.Array, jax.Array]]
-"""behaviour(config, strategy_state, actor_action, guide, key, deterministic, env_step)
--> (executed action, from_guide flag)."""
+"""behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step)
+-> (executed action, from_guide flag). ``actor_action`` is the actor's proposal (a sample, its
+deterministic action, or the uniform warm-up draw)."""
+ComposeFn = Callable[[Any, jax.Array, GuideFields], jax.Array]
+"""compose(config, actor_action, guide) -> the action the critic sees for the actor's output
+(identity except for residual RL, where the actor's output corrects the guide's action)."""
 RewardFn = Callable[[Any, Batch, jax.Array], jax.Array]
 """reward(config, batch, env_step) -> the reward the critic learns from."""
 NextValueFn = Callable[..., jax.Array]
@@ -43,6 +47,7 @@ class Strategy:
     name: str
     init: InitFn
     behaviour: BehaviourFn
+    compose: ComposeFn
     reward: RewardFn
     next_value: NextValueFn
     actor_extra_loss: ActorExtraLossFn

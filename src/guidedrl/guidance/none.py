@@ -12,9 +12,14 @@ def init(config, key, obs_dim, action_dim):
     return {}
 
 
-def behaviour(config, strategy_state, actor_action, guide, key, deterministic, env_step):
+def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step):
     """Execute the actor's action; the guide never acts."""
     return actor_action, jnp.zeros(actor_action.shape[:-1], bool)
+
+
+def compose(config, actor_action, guide):
+    """The actor's action is the action."""
+    return actor_action
 
 
 def reward(config, batch, env_step):
@@ -41,6 +46,7 @@ STRATEGY = Strategy(
     name="none",
     init=init,
     behaviour=behaviour,
+    compose=compose,
     reward=reward,
     next_value=next_value,
     actor_extra_loss=actor_extra_loss,

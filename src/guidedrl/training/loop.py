@@ -37,6 +37,7 @@ from guidedrl.config import Config
 from guidedrl.envs import action_bounds, env_id_of, make_env
 from guidedrl.errors import CheckpointError, ConfigError
 from guidedrl.guidance import get_strategy
+from guidedrl.guides import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
 from guidedrl.training.evaluate import evaluate_policy, guide_fields
@@ -224,8 +225,17 @@ def train(
     obs_dim = int(np.prod(train_env.observation_space.shape))
     action_dim = int(np.prod(train_env.action_space.shape))
     action_low, action_high = action_bounds(train_env)
+    if guide is None and config.guide is not None:
+        guide = resolve_guide(config.guide, config.env)
     if strategy.uses_guide and guide is None:
-        raise ConfigError(f"guidance {config.guidance!r} needs a guide")
+        raise ConfigError(
+            f"guidance {config.guidance!r} needs a guide: pass --guide (CLI) or guide= (Python)"
+            + ("; this run's guide was given from Python, so resume it from Python with guide="
+               if resume_meta is not None else "")
+        )
+    if guide is not None:
+        guide.bind(obs_dim, action_dim)
+        guide.seed(int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]))
 
     out = Path(config.out).resolve() if config.out is not None else None
     if out is not None:
@@ -251,11 +261,20 @@ def train(
             buffer.load_state_dict(checkpoint.load_replay_state(resume_meta))
             rng.bit_generator.state = resume_meta["rng_state"]
             progress = Progress(**resume_meta["progress"])
+            if guide is not None and resume_meta.get("guide_rng_state") is not None:
+                guide.set_rng_state(resume_meta["guide_rng_state"])
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(
                 f"corrupt checkpoint {resume_meta['directory']!r}: {type(error).__name__}: {error}"
             ) from None
     run = Run(config, state, obs_dim, action_low, action_high, guide=guide, directory=out)
+
+    # -- the current episode (the guide's first call checks it before anything is written) --
+    obs, _ = train_env.reset(seed=episode_seed(config.seed, progress.episode))
+    if progress.episode_length:
+        obs = _replay_episode(train_env, obs, buffer, progress.episode_length)
+    obs = np.asarray(obs, np.float32).reshape(-1)
+    guide_action, confidence = guide_fields(guide, obs, action_dim)
 
     # -- files -------------------------------------------------------------------------------
     metric_names = sorted(
@@ -272,17 +291,11 @@ def train(
                            "guide": getattr(guide, "name", None)})
         logger = MetricsLogger(out, columns, resume_step=progress.step if resume_meta else None)
 
-    # -- the current episode -----------------------------------------------------------------
-    obs, _ = train_env.reset(seed=episode_seed(config.seed, progress.episode))
-    if progress.episode_length:
-        obs = _replay_episode(train_env, obs, buffer, progress.episode_length)
-    obs = np.asarray(obs, np.float32).reshape(-1)
-    guide_action, confidence = guide_fields(guide, obs, action_dim)
-
     def save() -> None:
         if out is None:
             return
         meta = {**run.meta(), "step": progress.step, "rng_state": rng.bit_generator.state,
+                "guide_rng_state": guide.rng_state() if guide is not None else None,
                 "progress": dataclasses.asdict(progress)}
         checkpoint.save_checkpoint(out / "checkpoint", meta, run.state, buffer.state_dict())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, List, Optional, Union
 
@@ -14,6 +15,7 @@ from guidedrl import agent
 from guidedrl.config import Config
 from guidedrl.envs import make_env
 from guidedrl.errors import CheckpointError, GuidedRLError
+from guidedrl.guidance import get_strategy
 from guidedrl.training import checkpoint
 from guidedrl.training.evaluate import deployed_action, evaluate_policy, guide_fields
 from guidedrl.training.logging import read_metrics
@@ -111,6 +113,18 @@ def load(path: Union[str, os.PathLike], guide: Any = None) -> Run:
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"corrupt checkpoint {meta['directory']!r}: bad {checkpoint.META} ({error})") from None
     state = checkpoint.load_agent_state(meta, state_template(config, obs_dim, action_dim))
+    if guide is None and config.guide is not None:
+        from guidedrl.guides import resolve_guide
+
+        guide = resolve_guide(config.guide, config.env)
+    if guide is not None:
+        guide.bind(obs_dim, action_dim)
+    elif get_strategy(config.guidance).uses_guide:
+        warnings.warn(
+            f"this policy was trained with guidance {config.guidance!r} and a guide given from Python "
+            f"({meta.get('guide')!r}); pass guide= to load() for the deployed policy. Without it the "
+            "guide never acts."
+        )
     run_dir = Path(meta["directory"]).parent if Path(meta["directory"]).name == "checkpoint" else None
     return Run(config, state, obs_dim, action_low, action_high, guide=guide, directory=run_dir)
 

@@ -1,0 +1,142 @@
+"""Guide constructors: scripted controllers, LQR, a trained guidedrl policy; confidence helpers."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from guidedrl.guides.base import Guide
+
+Confidence = Callable[[np.ndarray], float]
+
+
+# -- confidence helpers: each returns confidence(obs) -------------------------------------------
+
+
+def always(value: float = 1.0) -> Confidence:
+    """The same confidence everywhere."""
+    return lambda obs: value
+
+
+def box(low: Sequence[float], high: Sequence[float], index: Optional[Sequence[int]] = None) -> Confidence:
+    """1 where low <= obs[index] <= high (every coordinate), else 0."""
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    idx = slice(None) if index is None else np.asarray(index)
+
+    def confidence(obs):
+        x = np.asarray(obs, float)[idx]
+        return float(np.all((x >= low) & (x <= high)))
+
+    return confidence
+
+
+def ellipse(center: Sequence[float], matrix: np.ndarray, level: float,
+            state: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> Confidence:
+    """1 inside the ellipse (x - c)' M (x - c) < level, else 0; ``state(obs)`` maps obs to x."""
+    center, matrix = np.asarray(center, float), np.asarray(matrix, float)
+    to_state = state or (lambda obs: np.asarray(obs, float))
+
+    def confidence(obs):
+        d = to_state(obs) - center
+        return float(d @ matrix @ d < level)
+
+    return confidence
+
+
+def distance_band(distance: Callable[[np.ndarray], float], inner: float, outer: float) -> Confidence:
+    """1 where inner <= distance(obs) <= outer, else 0 (e.g. a band along a wall)."""
+    return lambda obs: float(inner <= distance(obs) <= outer)
+
+
+def sigmoid(distance: Callable[[np.ndarray], float], threshold: float, sharpness: float = 10.0) -> Confidence:
+    """A smooth λ = σ(sharpness·(threshold - distance(obs))): near 1 well inside the threshold,
+    near 0 well outside, 0.5 on it."""
+
+    def confidence(obs):
+        return float(1.0 / (1.0 + np.exp(-sharpness * (threshold - distance(obs)))))
+
+    return confidence
+
+
+# -- guides ---------------------------------------------------------------------------------
+
+
+def scripted(policy: Callable, confidence: Union[Confidence, float], name: Optional[str] = None,
+             action_low=None, action_high=None) -> Guide:
+    """A guide from any function of the observation (``policy(obs)`` or ``policy(obs, rng)``);
+    ``confidence`` is a function or a constant."""
+    conf = confidence if callable(confidence) else always(float(confidence))
+    return Guide(policy, conf, name=name or getattr(policy, "__name__", "scripted"),
+                 action_low=action_low, action_high=action_high)
+
+
+def lqr_gain(A, B, Q, R, discrete: bool = False):
+    """(K, P): the LQR gain, u = -K x, and the Riccati solution P (x'Px is the Lyapunov function).
+
+    Continuous time solves A'P + PA - PBR⁻¹B'P + Q = 0 and K = R⁻¹B'P; discrete time solves
+    the discrete algebraic Riccati equation and K = (R + B'PB)⁻¹B'PA (scipy.linalg)."""
+    from scipy import linalg
+
+    A, B, Q, R = (np.atleast_2d(np.asarray(m, float)) for m in (A, B, Q, R))
+    if discrete:
+        P = linalg.solve_discrete_are(A, B, Q, R)
+        K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+    else:
+        P = linalg.solve_continuous_are(A, B, Q, R)
+        K = np.linalg.solve(R, B.T @ P)
+    return K, P
+
+
+class LQRGuide(Guide):
+    """An LQR about an equilibrium, saturated, trusted inside a level set of its Lyapunov function.
+
+    u = clip(u_eq - K (x - x_eq), -u_max, u_max) in the environment's units; λ = 1 where
+    (x - x_eq)' P (x - x_eq) < level. ``state(obs)`` maps an observation to x (identity by
+    default). Attributes ``K``, ``P`` and ``level`` are public.
+    """
+
+    def __init__(self, A, B, Q, R, *, discrete=False, x_eq=None, u_eq=None, u_max=None,
+                 level=np.inf, state=None, action_low=None, action_high=None, name="lqr"):
+        self.K, self.P = lqr_gain(A, B, Q, R, discrete)
+        n, m = self.K.shape[1], self.K.shape[0]
+        self.x_eq = np.zeros(n) if x_eq is None else np.asarray(x_eq, float)
+        self.u_eq = np.zeros(m) if u_eq is None else np.asarray(u_eq, float)
+        self.u_max = None if u_max is None else np.broadcast_to(np.asarray(u_max, float), (m,))
+        self.level = float(level)
+        self.state = state or (lambda obs: np.asarray(obs, float))
+        if action_low is None and self.u_max is not None:
+            action_low, action_high = -self.u_max, self.u_max
+        super().__init__(self.control, self.in_region, name=name,
+                         action_low=action_low, action_high=action_high)
+
+    def control(self, obs) -> np.ndarray:
+        """The saturated LQR control in the environment's units."""
+        u = self.u_eq - self.K @ (self.state(obs) - self.x_eq)
+        return u if self.u_max is None else np.clip(u, -self.u_max, self.u_max)
+
+    def lyapunov(self, obs) -> float:
+        """(x - x_eq)' P (x - x_eq)."""
+        d = self.state(obs) - self.x_eq
+        return float(d @ self.P @ d)
+
+    def in_region(self, obs) -> float:
+        return float(self.lyapunov(obs) < self.level)
+
+
+def lqr(A, B, Q, R, **kwargs) -> LQRGuide:
+    """An :class:`LQRGuide` (continuous time by default, ``discrete=True`` for x' = Ax + Bu)."""
+    return LQRGuide(A, B, Q, R, **kwargs)
+
+
+def from_checkpoint(path: Union[str, os.PathLike], confidence: Union[Confidence, float] = 1.0,
+                    name: Optional[str] = None, guide_free: bool = True) -> Guide:
+    """A trained guidedrl policy used as a guide: its deterministic action (the actor alone by
+    default) where ``confidence`` says so."""
+    from guidedrl.training.run import load
+
+    run = load(path)
+    conf = confidence if callable(confidence) else always(float(confidence))
+    return Guide(lambda obs: run.act_normalized(obs, guide_free=guide_free), conf,
+                 name=name or f"policy:{os.fspath(path)}")

@@ -81,12 +81,13 @@ def init(config, key, obs_dim, action_dim):
 
 
 def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step):
-    switch_key, perturb_key, noise_key = jax.random.split(key, 3)
+    # the switch draws from ``key`` exactly as SAG's does, so with β = 0 PAG acts as SAG
+    perturb_key, noise_key = jax.random.split(jax.random.fold_in(key, 1))
     u, _ = perturbation(config, strategy_state.params, obs, guide.guide_action, perturb_key, deterministic)
     if not _stochastic(config) and not deterministic:
         u = jnp.clip(u + config.exploration_noise * jax.random.normal(noise_key, u.shape), -1.0, 1.0)
     guided = perturbed_action(guide.guide_action, u, pag_beta(config, env_step), config.phi)
-    use = use_guide(switch_key, guide.confidence, deterministic)
+    use = use_guide(key, guide.confidence, deterministic)
     return switched(use, guided, actor_action), use
 
 

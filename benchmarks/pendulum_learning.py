@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
-import guidedrl
-from guidedrl.training.logging import read_metrics
+sys.path.insert(0, str(Path(__file__).parent))
+from _runs import run_or_resume  # noqa: E402
 
 THRESHOLD = -250.0
 
@@ -35,19 +34,8 @@ def main() -> None:
     results = {}
     for algo in args.algos:
         for seed in args.seeds:
-            run_dir = out / f"{algo}-s{seed}"
-            done = (run_dir / "checkpoint").exists() and int(read_metrics(run_dir)[-1]["step"]) >= args.steps
-            if not done:
-                started = time.perf_counter()
-                if (run_dir / "checkpoint").exists():  # an interrupted earlier invocation
-                    guidedrl.train("Pendulum-v1", resume=str(run_dir), progress=False)
-                else:
-                    if run_dir.exists():
-                        shutil.rmtree(run_dir)
-                    guidedrl.train("Pendulum-v1", algo=algo, steps=args.steps, seed=seed,
-                                   out=str(run_dir), progress=False)
-                print(f"{algo} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
-            rows = read_metrics(run_dir)
+            rows = run_or_resume(out / f"{algo}-s{seed}", args.steps, env="Pendulum-v1", algo=algo,
+                                 seed=seed)
             results[f"{algo}/{seed}"] = {
                 "final_return": float(rows[-1]["eval_return"]),
                 "curve": [(int(r["step"]), float(r["eval_return"])) for r in rows],

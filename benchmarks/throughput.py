@@ -36,8 +36,9 @@ def guidedrl_steps_per_second(hidden: tuple, measure: int, seed: int, guidance: 
     """
     import guidedrl
 
+    guide = guidedrl.guides.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
     run = guidedrl.train(
-        "Pendulum-v1", algo="sac", guidance=guidance, steps=LEARNING_STARTS + WARMUP + measure,
+        "Pendulum-v1", algo="sac", guidance=guidance, guide=guide, steps=LEARNING_STARTS + WARMUP + measure,
         seed=seed, hidden_sizes=hidden, batch_size=256, learning_starts=LEARNING_STARTS,
         updates_per_step=1, train_every=1, eval_every=LEARNING_STARTS + WARMUP, eval_episodes=1,
         checkpoint_every=10**9, progress=False,
@@ -69,6 +70,9 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["64,64", "256,256"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--measure", type=int, default=3_000, help="timed steps per measurement")
+    parser.add_argument("--strategies", nargs="*", default=["none", "rg", "sag", "pig", "pag", "residual"],
+                        help="strategies whose cost relative to plain SAC is measured (empty: skip)")
+    parser.add_argument("--strategy-size", default="256,256")
     parser.add_argument("--json", default="benchmarks/out/throughput.json")
     parser.add_argument("--markdown", default="docs/PERFORMANCE.md")
     args = parser.parse_args()
@@ -89,10 +93,24 @@ def main() -> None:
             "sb3_median": statistics.median(theirs),
             "ratio": statistics.median(ours) / statistics.median(theirs),
         }
+    strategy_rates = {name: [] for name in args.strategies}
+    hidden = tuple(int(h) for h in args.strategy_size.split(","))
+    for repeat in range(args.repeats if args.strategies else 0):
+        for name in args.strategies:  # alternated within each repeat
+            strategy_rates[name].append(guidedrl_steps_per_second(hidden, args.measure, repeat, name))
+            print(f"{name} ({args.strategy_size}) repeat {repeat}: {strategy_rates[name][-1]:.0f} steps/s", flush=True)
+    if strategy_rates:
+        base = statistics.median(strategy_rates.get("none") or [float("nan")])
+        results["strategies"] = {
+            name: {"steps_per_second": rates, "median": statistics.median(rates),
+                   "time_per_step_vs_sac": base / statistics.median(rates)}
+            for name, rates in strategy_rates.items()
+        }
     meta = {
         "command": "python benchmarks/throughput.py " + " ".join(
             f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in
-            {"sizes": args.sizes, "repeats": args.repeats, "measure": args.measure}.items()),
+            {"sizes": args.sizes, "repeats": args.repeats, "measure": args.measure,
+             "strategies": args.strategies, "strategy-size": args.strategy_size}.items()),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d"),
@@ -105,8 +123,16 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     for size, r in results.items():
+        if size == "strategies":
+            continue
         lines.append(f"| {size.replace(',', '-')} | {r['guidedrl_median']:.0f} | {r['sb3_median']:.0f} | "
                      f"{r['ratio']:.2f}x |")
+    if "strategies" in results:
+        lines += ["", f"Strategies on the SAC backbone ({args.strategy_size.replace(',', '-')} networks, "
+                  "Pendulum-v1 with the LQR guide), time per step relative to plain SAC:", "",
+                  "| strategy | steps/s | time per step vs SAC |", "|---|---|---|"]
+        for name, r in results["strategies"].items():
+            lines.append(f"| {name} | {r['median']:.0f} | {r['time_per_step_vs_sac']:.2f}x |")
     table = "\n".join(lines)
     print(table)
     write_section(Path(args.markdown), "throughput", table, meta)

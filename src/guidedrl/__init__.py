@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 from guidedrl.api import evaluate, load, train
 from guidedrl.config import Config
 from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError
+from guidedrl import guides
 from guidedrl.guides import Guide
 from guidedrl.training.loop import TrainingInterrupted
 from guidedrl.training.run import Run
@@ -25,6 +26,7 @@ __all__ = [
     "evaluate",
     "Run",
     "Guide",
+    "guides",
     "Config",
     "GuidedRLError",
     "ConfigError",

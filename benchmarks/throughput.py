@@ -4,7 +4,7 @@ Settings shared by both (BENCHMARK.md, "Speed protocol"): Gymnasium Pendulum-v1,
 gradient step per environment step, batch 256, Adam 3e-4, learning starts at 1,000
 steps, buffer 1M, automatic temperature; networks 64-64 and 256-256. Each measurement
 times ``--measure`` steady-state training steps after a warm-up (learning start, JIT
-compilation / first updates), without evaluation. The two libraries alternate
+compilation / first updates) of as many steps, without evaluation. The two libraries alternate
 ``--repeats`` times per network size; the table reports medians and the ratio of medians.
 
 Needs the bench extra: ``pip install -e ".[bench]"`` (torch 2.13 CPU, stable-baselines3).
@@ -24,23 +24,22 @@ import time
 from pathlib import Path
 
 LEARNING_STARTS = 1_000
-WARMUP = 1_000  # learning steps before timing starts (compilation, first updates)
 
 
 def guidedrl_steps_per_second(hidden: tuple, measure: int, seed: int, guidance: str = "none") -> float:
     """Steady-state steps/s of guidedrl.train, timed by the loop itself over the last interval.
 
-    The loop logs steps/s per evaluation interval, excluding evaluation time; with
-    eval_every = LEARNING_STARTS + WARMUP the second row covers only warm-up and the last
-    row covers exactly the ``measure`` timed steps.
+    The loop logs steps/s per evaluation interval, excluding evaluation time. With
+    eval_every = measure and 2 * measure steps, the first interval holds the warm-up,
+    compilation and first updates, and the second exactly the ``measure`` timed steps.
     """
     import guidedrl
 
     guide = guidedrl.guides.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
     run = guidedrl.train(
-        "Pendulum-v1", algo="sac", guidance=guidance, guide=guide, steps=LEARNING_STARTS + WARMUP + measure,
+        "Pendulum-v1", algo="sac", guidance=guidance, guide=guide, steps=2 * measure,
         seed=seed, hidden_sizes=hidden, batch_size=256, learning_starts=LEARNING_STARTS,
-        updates_per_step=1, train_every=1, eval_every=LEARNING_STARTS + WARMUP, eval_episodes=1,
+        updates_per_step=1, train_every=1, eval_every=measure, eval_episodes=1,
         checkpoint_every=10**9, progress=False,
     )
     last = run.history[-1]
@@ -59,7 +58,7 @@ def sb3_steps_per_second(hidden: tuple, measure: int, seed: int) -> float:
         learning_rate=3e-4, buffer_size=1_000_000, learning_starts=LEARNING_STARTS, train_freq=1,
         gradient_steps=1, ent_coef="auto", seed=seed, verbose=0, device="cpu",
     )
-    model.learn(LEARNING_STARTS + WARMUP)
+    model.learn(measure)  # warm-up, as for guidedrl
     started = time.perf_counter()
     model.learn(measure, reset_num_timesteps=False)
     return measure / (time.perf_counter() - started)
@@ -69,7 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["64,64", "256,256"])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--measure", type=int, default=3_000, help="timed steps per measurement")
+    parser.add_argument("--measure", type=int, default=3_000,
+                        help="timed steps per measurement (after as many warm-up steps; > 1000)")
     parser.add_argument("--strategies", nargs="*", default=["none", "rg", "sag", "pig", "pag", "residual"],
                         help="strategies whose cost relative to plain SAC is measured (empty: skip)")
     parser.add_argument("--strategy-size", default="256,256")

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.sac import critic_loss, critic_net, critic_target
+from guidedrl.backbones.sac import critic_loss, critic_net, critic_q, critic_target
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
 
@@ -97,11 +97,6 @@ def explore_action(config, state: TD3State, obs: jax.Array, key: jax.Array) -> j
 def deterministic_action(config, state: TD3State, obs: jax.Array) -> jax.Array:
     """μ_θ(s)."""
     return actor_net(config, state.action_dim).apply(state.actor_params, obs)
-
-
-def critic_q(config, state: TD3State, obs: jax.Array, action: jax.Array) -> jax.Array:
-    """min_j Q_j(s, a) with the current critics."""
-    return jnp.min(critic_net(config).apply(state.critic_params, obs, action), axis=0)
 
 
 def update(

@@ -120,6 +120,10 @@ def test_pag_with_beta_zero_acts_exactly_as_sag(algo):
     v_pag = pag.next_value(config, state.guidance, batch, ACTOR_NEXT_VALUE, fake_target_q, jax.random.PRNGKey(0), 0)
     v_sag = sag.next_value(config, {}, batch, ACTOR_NEXT_VALUE, fake_target_q, None, 0)
     np.testing.assert_allclose(v_pag, v_sag, rtol=1e-6)
+    actor_target = dataclasses.replace(config, critic_target="actor")
+    np.testing.assert_allclose(
+        pag.next_value(actor_target, state.guidance, batch, ACTOR_NEXT_VALUE, fake_target_q, None, 0),
+        ACTOR_NEXT_VALUE)
     # after one period β = 1 - 0.5 = 0.5 and the perturbation moves the guide's action
     a_later, _ = agent.act(config, state, obs, GuideFields(guide.guide_action, jnp.ones(n)),
                            jax.random.PRNGKey(0), True, False, 1000)

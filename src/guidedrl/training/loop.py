@@ -17,6 +17,7 @@ the state it was in.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -342,7 +343,7 @@ def train(
     K = config.gradient_steps_per_call
     bar = _progress_bar(config) if config.progress else None
 
-    with _StopFlag() as stop, (bar if bar is not None else _null()):
+    with _StopFlag() as stop, (bar if bar is not None else contextlib.nullcontext()):
         task = bar.add_task("train", total=config.steps, completed=progress.step,
                             ret=progress.last_return, sps=0.0) if bar else None
         if progress.step == 0 and resume_meta is None:
@@ -461,11 +462,3 @@ def _progress_bar(config: Config):
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -42,7 +42,7 @@ def main() -> None:
                 "wall_time": float(rows[-1]["wall_time"]),
             }
     lines = [
-        f"| algo | " + " | ".join(f"seed {s}" for s in args.seeds)
+        "| algo | " + " | ".join(f"seed {s}" for s in args.seeds)
         + f" | mean ± std | seeds ≥ {THRESHOLD:.0f} |",
         "|---|" + "---|" * (len(args.seeds) + 2),
     ]

@@ -1,7 +1,6 @@
 """Guides: checks on every call, composition, constructors, and their use by the loop."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

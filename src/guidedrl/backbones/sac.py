@@ -91,6 +91,36 @@ def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: 
     return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
 
 
+def critic_step(config, critic_params, target_critic_params, batch: Batch, next_action: jax.Array,
+                backbone_next_value, strategy: "Strategy", strategy_state: Any, key: jax.Array,
+                env_step: jax.Array) -> Tuple[jax.Array, jax.Array, Any]:
+    """The critics' loss, Q-values and gradients for one batch (shared by SAC and TD3).
+
+    y = reward + γ(1 - terminated)·next_value, where the strategy supplies the reward and
+    next_value from the backbone's own ``backbone_next_value(next_q)`` (next_q: the target
+    critics at s' and the backbone's next action, composed by the strategy) and a function
+    giving min_j Q̄_j(s', ·) for any other action.
+    """
+    critic_apply = critic_net(config).apply
+    next_q = critic_apply(target_critic_params, batch.next_obs,
+                          strategy.compose(config, next_action, batch.next_guide))
+
+    def target_q(action):
+        return jnp.min(critic_apply(target_critic_params, batch.next_obs, action), axis=0)
+
+    next_value = strategy.next_value(config, strategy_state, batch, backbone_next_value(next_q),
+                                     target_q, key, env_step)
+    target = critic_target(strategy.reward(config, batch, env_step), batch.terminated, next_value,
+                           config.gamma)
+
+    def objective(params):
+        q = critic_apply(params, batch.obs, batch.action)
+        return critic_loss(q, target), q
+
+    (loss, q), grads = jax.value_and_grad(objective, has_aux=True)(critic_params)
+    return loss, q, grads
+
+
 # -- agent functions ----------------------------------------------------------------------
 
 
@@ -181,25 +211,10 @@ def update(
     # critics, with the strategy's reward and next-state value
     next_mean, next_log_std = actor_apply(state.actor_params, batch.next_obs)
     next_action, next_log_prob = tanh_gaussian_sample(next_mean, next_log_std, next_key)
-    next_q = critic_apply(state.target_critic_params, batch.next_obs,
-                          strategy.compose(config, next_action, batch.next_guide))
-
-    def target_q(action):
-        return jnp.min(critic_apply(state.target_critic_params, batch.next_obs, action), axis=0)
-
-    next_value = strategy.next_value(
-        config, strategy_state, batch, soft_next_value(next_q, next_log_prob, alpha), target_q,
+    critic_loss_value, q, critic_grads = critic_step(
+        config, state.critic_params, state.target_critic_params, batch, next_action,
+        lambda next_q: soft_next_value(next_q, next_log_prob, alpha), strategy, strategy_state,
         target_key, env_step,
-    )
-    target = critic_target(strategy.reward(config, batch, env_step), batch.terminated, next_value,
-                           config.gamma)
-
-    def critic_objective(critic_params):
-        q = critic_apply(critic_params, batch.obs, batch.action)
-        return critic_loss(q, target), q
-
-    (critic_loss_value, q), critic_grads = jax.value_and_grad(critic_objective, has_aux=True)(
-        state.critic_params
     )
 
     # the strategy's own network sees the critics from the start of the step

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.sac import critic_loss, critic_net, critic_q, critic_target
+from guidedrl.backbones.sac import critic_net, critic_q, critic_step
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
 
@@ -122,24 +122,9 @@ def update(
         config.policy_noise,
         config.noise_clip,
     )
-    next_q = critic_apply(state.target_critic_params, batch.next_obs,
-                          strategy.compose(config, next_action, batch.next_guide))
-
-    def target_q(action):
-        return jnp.min(critic_apply(state.target_critic_params, batch.next_obs, action), axis=0)
-
-    next_value = strategy.next_value(
-        config, strategy_state, batch, td3_next_value(next_q), target_q, target_key, env_step
-    )
-    target = critic_target(strategy.reward(config, batch, env_step), batch.terminated, next_value,
-                           config.gamma)
-
-    def critic_objective(critic_params):
-        q = critic_apply(critic_params, batch.obs, batch.action)
-        return critic_loss(q, target), q
-
-    (critic_loss_value, q), critic_grads = jax.value_and_grad(critic_objective, has_aux=True)(
-        state.critic_params
+    critic_loss_value, q, critic_grads = critic_step(
+        config, state.critic_params, state.target_critic_params, batch, next_action, td3_next_value,
+        strategy, strategy_state, target_key, env_step,
     )
     critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state)
     critic_params = optax.apply_updates(state.critic_params, critic_updates)

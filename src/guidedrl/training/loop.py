@@ -42,9 +42,9 @@ from guidedrl.guides import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
 from guidedrl.training.evaluate import evaluate_policy, guide_fields
-from guidedrl.training.logging import MetricsLogger, read_metrics, write_config
+from guidedrl.training.logging import MetricsLogger, write_config
 from guidedrl.training.run import Run, state_template
-from guidedrl.types import Batch, GuideFields
+from guidedrl.types import GuideFields
 
 BASE_COLUMNS = (
     "step",

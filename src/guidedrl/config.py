@@ -17,6 +17,12 @@ Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual"]
 CriticTarget = Literal["switched", "actor"]
 
 ALGOS: Tuple[str, ...] = ("sac", "td3")
+LOOP_FIELDS: Tuple[str, ...] = (
+    "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
+    "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
+    "checkpoint_every", "progress",
+)
+"""Fields only the host loop reads; the jitted agent functions never see them."""
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
 
 
@@ -117,6 +123,14 @@ class Config:
     def gradient_steps_per_call(self) -> int:
         """Gradient steps fused in one jitted update call."""
         return self.train_every * self.updates_per_step
+
+    @property
+    def agent(self) -> "Config":
+        """This config with every loop-only field at its default: the static argument of the
+        jitted agent functions, so runs that differ only in seed, budget, output or schedule
+        of evaluations share compiled programs."""
+        defaults = Config()
+        return dataclasses.replace(self, **{name: getattr(defaults, name) for name in LOOP_FIELDS})
 
     def resolved_target_entropy(self, action_dim: int) -> float:
         """SAC's target entropy: the configured one or -|A|."""

@@ -129,14 +129,15 @@ def test_no_retracing_after_the_first_update(tmp_path):
     config = Config(env="Pendulum-v1", steps=700, seed=9, hidden_sizes=(16, 16), batch_size=32,
                     learning_starts=100, eval_every=350, eval_episodes=1, progress=False)
     loop.train(config)
-    before = (loop.learn_and_behave._cache_size(), loop.behave._cache_size())
-    loop.train(config.replace(steps=900, seed=10))  # same shapes and static config apart from steps/seed
-    after = (loop.learn_and_behave._cache_size(), loop.behave._cache_size())
-    # one compiled program per distinct static config, never one per step
-    assert after[0] - before[0] <= 1 and after[1] - before[1] <= 1
-    n = loop.learn_and_behave._cache_size()
-    loop.train(config)  # identical config: nothing new to compile
-    assert loop.learn_and_behave._cache_size() == n
+    jitted = (loop.learn_and_behave, loop.behave, loop.init_agent)
+    sizes = [f._cache_size() for f in jitted]
+    # another seed, budget, evaluation schedule and output directory: loop-only settings, so
+    # every compiled program is reused, and nothing is compiled per step
+    loop.train(config.replace(steps=900, seed=10, eval_every=300, out=str(tmp_path / "r")))
+    assert [f._cache_size() for f in jitted] == sizes
+    # an agent hyperparameter is part of the compiled program: exactly one new one each
+    loop.train(config.replace(tau=0.01))
+    assert [f._cache_size() for f in jitted] == [n + 1 for n in sizes]
 
 
 @pytest.mark.parametrize("algo", ["sac", "td3"])

@@ -243,13 +243,14 @@ def train(
         check_out_dir(out, resuming=resume_meta is not None)
 
     # -- state: fresh or restored --------------------------------------------------------
+    agent_config = config.agent  # what the jitted calls see (and key their compiled programs on)
     root_key = jax.random.key(config.seed, impl=PRNG_IMPL)
     init_key, act_key, learn_key = jax.random.split(root_key, 3)
     buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim)
     rng = np.random.default_rng(config.seed)
     progress = Progress()
     if resume_meta is None:
-        state = init_agent(config, init_key, obs_dim, action_dim)
+        state = init_agent(agent_config, init_key, obs_dim, action_dim)
     else:
         if resume_meta["obs_dim"] != obs_dim or resume_meta["action_dim"] != action_dim:
             raise CheckpointError(
@@ -280,7 +281,7 @@ def train(
     # -- files -------------------------------------------------------------------------------
     metric_names = sorted(
         jax.eval_shape(
-            lambda s, b: agent.update_many(config, s, b, learn_key, 0)[1], state,
+            lambda s, b: agent.update_many(agent_config, s, b, learn_key, 0)[1], state,
             buffer.batch_spec(1, 1),
         )
     )
@@ -301,9 +302,9 @@ def train(
         checkpoint.save_checkpoint(out / "checkpoint", meta, run.state, buffer.state_dict())
 
     def evaluate_and_log(now: float) -> None:
-        deployed = evaluate_policy(config, run.state, eval_env, config.eval_episodes, config.seed, guide)
+        deployed = evaluate_policy(agent_config, run.state, eval_env, config.eval_episodes, config.seed, guide)
         if strategy.uses_guide:
-            free = evaluate_policy(config, run.state, eval_env, config.eval_episodes, config.seed,
+            free = evaluate_policy(agent_config, run.state, eval_env, config.eval_episodes, config.seed,
                                    guide, guide_free=True)["mean_return"]
         else:  # without a guide the deployed policy is the actor alone
             free = deployed["mean_return"]
@@ -358,7 +359,7 @@ def train(
                 raise TrainingInterrupted(out, progress.step)
             step = progress.step
             if progress.next_action is None:
-                action, from_guide = behave(config, run.state, obs, guide_action, confidence, act_key,
+                action, from_guide = behave(agent_config, run.state, obs, guide_action, confidence, act_key,
                                             step, step < config.learning_starts)
                 action = np.asarray(action)
             else:
@@ -390,7 +391,7 @@ def train(
             if step >= config.learning_starts and step % config.train_every == 0:
                 flat = buffer.sample_flat(rng, K, config.batch_size)
                 run.state, metrics, next_action, next_from_guide = learn_and_behave(
-                    config, buffer.layout, run.state, flat, learn_key, step,
+                    agent_config, buffer.layout, run.state, flat, learn_key, step,
                     act_key, obs, guide_action, np.float32(confidence), step < config.learning_starts,
                 )
                 pending_metrics.append(metrics)

@@ -44,6 +44,7 @@ class Run:
         directory: Optional[Union[str, os.PathLike]] = None,
     ):
         self.config = config
+        self._agent_config = config.agent
         self.state = state
         self.obs_dim = int(obs_dim)
         self.action_low = np.asarray(action_low, np.float32)
@@ -62,7 +63,8 @@ class Run:
         if obs.shape != (self.obs_dim,):
             raise GuidedRLError(f"observation of shape {obs.shape}, expected ({self.obs_dim},)")
         guide_action, confidence = guide_fields(self.guide, obs, self.action_dim)
-        action, _ = deployed_action(self.config, self.state, obs, guide_action, confidence, guide_free)
+        action, _ = deployed_action(self._agent_config, self.state, obs, guide_action, confidence,
+                                    guide_free)
         return np.asarray(action)
 
     def act(self, obs: np.ndarray, guide_free: bool = False) -> np.ndarray:
@@ -150,4 +152,4 @@ def evaluate(
             f"environment observations have {obs_dim} values; this run was trained on {run.obs_dim}"
         )
     seed = run.config.seed if seed is None else seed
-    return evaluate_policy(run.config, run.state, made, episodes, seed, run.guide, guide_free)
+    return evaluate_policy(run.config.agent, run.state, made, episodes, seed, run.guide, guide_free)

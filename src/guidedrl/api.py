@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Optional, Union
 
 import gymnasium as gym
 
 from guidedrl.config import Config
 from guidedrl.envs import env_id_of
-from guidedrl.errors import ConfigError
 from guidedrl.training.loop import train as _train_loop
 from guidedrl.training.run import Run, evaluate, load
-
-_FIELDS = {f.name for f in dataclasses.fields(Config)}
 
 
 def train(
@@ -34,17 +30,9 @@ def train(
     is written to disk; with a directory you get config.json, metrics.csv, TensorBoard
     events and checkpoints there, as from the command line.
     """
-    unknown = sorted(set(config) - _FIELDS)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS - {'env'}))}"
-        )
-    if "hidden_sizes" in config:
-        config["hidden_sizes"] = tuple(config["hidden_sizes"])
-    settings = Config(
-        env=env_id_of(env),
-        algo=algo, guidance=guidance, steps=steps, seed=seed, out=out, **config,
-    )
+    settings = Config.from_dict(dict(
+        config, env=env_id_of(env), algo=algo, guidance=guidance, steps=steps, seed=seed, out=out,
+    ))
     return _train_loop(settings, guide=guide, env=None if isinstance(env, str) else env,
                        eval_env=eval_env)
 

@@ -190,7 +190,9 @@ class Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ConfigError(f"unknown config option(s): {', '.join(unknown)}")
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names - {'env'}))}"
+            )
         data = dict(data)
         if "hidden_sizes" in data:
             data["hidden_sizes"] = tuple(int(h) for h in data["hidden_sizes"])

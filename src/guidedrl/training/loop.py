@@ -42,7 +42,7 @@ from guidedrl.guides import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
 from guidedrl.training.evaluate import evaluate_policy, guide_fields
-from guidedrl.training.logging import MetricsLogger, write_config
+from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, write_config
 from guidedrl.training.run import Run, state_template
 from guidedrl.types import GuideFields
 
@@ -58,7 +58,6 @@ BASE_COLUMNS = (
     "guide_usage",
     "gradient_steps",
 )
-TIMING_COLUMNS = ("steps_per_second", "wall_time")
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -75,15 +75,9 @@ class ReplayBuffer:
         data["next_obs"][i] = next_obs
         data["terminated"][i] = terminated
         data["truncated"][i] = truncated
-        if guide_action is not None:
-            data["guide_action"][i] = guide_action
-        else:
-            data["guide_action"][i] = 0.0
+        data["guide_action"][i] = 0.0 if guide_action is None else guide_action
         data["confidence"][i] = confidence
-        if next_guide_action is not None:
-            data["next_guide_action"][i] = next_guide_action
-        else:
-            data["next_guide_action"][i] = 0.0
+        data["next_guide_action"][i] = 0.0 if next_guide_action is None else next_guide_action
         data["next_confidence"][i] = next_confidence
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)

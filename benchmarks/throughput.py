@@ -138,11 +138,12 @@ def main() -> None:
     write_section(Path(args.markdown), "throughput", table, meta)
 
 
-def write_section(path: Path, name: str, table: str, meta: dict) -> None:
+def write_section(path: Path, name: str, table: str, meta: dict,
+                  note: str = "medians over repeats; ratio of medians") -> None:
     """Replace (or append) the section between markers named ``name`` in ``path``."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     body = (f"{begin}\nMeasured {meta['date']} on {meta['cpus']} CPU cores with "
-            f"`{meta['command']}` (medians over repeats; ratio of medians).\n\n{table}\n{end}")
+            f"`{meta['command']}` ({note}).\n\n{table}\n{end}")
     text = path.read_text() if path.exists() else "# Performance\n"
     if begin in text and end in text:
         text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]

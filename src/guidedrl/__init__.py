@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 from guidedrl.api import evaluate, load, train
 from guidedrl.config import Config
 from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError
-from guidedrl import guides
+from guidedrl import envs, guides
 from guidedrl.guides import Guide
 from guidedrl.training.loop import TrainingInterrupted
 from guidedrl.training.run import Run
@@ -27,6 +27,7 @@ __all__ = [
     "Run",
     "Guide",
     "guides",
+    "envs",
     "Config",
     "GuidedRLError",
     "ConfigError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import gymnasium as gym
 
@@ -21,6 +21,7 @@ def train(
     seed: int = 0,
     out: Optional[str] = None,
     eval_env: Union[str, gym.Env, None] = None,
+    on_evaluation: Optional[Callable[[dict, Run], None]] = None,
     **config: Any,
 ) -> Run:
     """Train an agent on ``env`` and return it as a :class:`~guidedrl.Run`.
@@ -29,12 +30,18 @@ def train(
     ``batch_size``, ``learning_starts``, ``eval_every``, ...). With ``out`` None nothing
     is written to disk; with a directory you get config.json, metrics.csv, TensorBoard
     events and checkpoints there, as from the command line.
+
+    ``guide`` is a :class:`~guidedrl.Guide` or, as ``--guide`` takes, a name (``"default"``:
+    the built-in task's own guide), ``module:attr`` or a checkpoint path.
+    ``on_evaluation(row, run)`` is called after each evaluation.
     """
+    if isinstance(guide, str):
+        config, guide = dict(config, guide=guide), None
     settings = Config.from_dict(dict(
         config, env=env_id_of(env), algo=algo, guidance=guidance, steps=steps, seed=seed, out=out,
     ))
     return _train_loop(settings, guide=guide, env=None if isinstance(env, str) else env,
-                       eval_env=eval_env)
+                       eval_env=eval_env, on_evaluation=on_evaluation)
 
 
 __all__ = ["train", "load", "evaluate", "Run"]

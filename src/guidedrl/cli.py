@@ -1,4 +1,4 @@
-"""The ``guidedrl`` command: ``train`` and ``eval``. Options and ``--help`` come from typed dataclasses."""
+"""The ``guidedrl`` command: ``train``, ``eval`` and ``envs``. Options and ``--help`` come from typed dataclasses."""
 
 from __future__ import annotations
 
@@ -27,6 +27,55 @@ class EvalArgs:
     """Seed of the evaluation episodes (default: the run's seed)."""
     json: bool = False
     """Print the result as JSON instead of a table."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvsArgs:
+    """List the built-in tasks, their default guides, and each guide's own return."""
+
+    measure: bool = False
+    """Measure each guide alone now (deterministic episodes) instead of showing the stored numbers."""
+    episodes: int = 20
+    """Episodes per task when measuring."""
+    json: bool = False
+    """Print the table as JSON."""
+
+
+def _envs(args: EnvsArgs) -> int:
+    from guidedrl.envs import ALONE_COMMAND, TASKS, default_guide, stored_alone
+    from guidedrl.envs.make_guide import measure_alone
+
+    if args.measure:
+        alone = {}
+        for task_id in TASKS:
+            print(f"measuring the guide of {task_id} alone ({args.episodes} episodes)...", file=sys.stderr)
+            alone[task_id] = measure_alone(default_guide(task_id), task_id, episodes=args.episodes)
+        source = f"measured now over {args.episodes} episodes each (guidedrl envs --measure)"
+    else:
+        alone = stored_alone()
+        source = f"stored numbers, measured by `{ALONE_COMMAND}` (20 episodes each; re-measure: guidedrl envs --measure)"
+    rows = []
+    for task in TASKS.values():
+        measured = alone.get(task.id) or {}
+        rows.append({"id": task.id, "task": task.task, "guide": task.guide_type, "trusted": task.trusted,
+                     "guide_return": measured.get("mean_return"), "guide_return_std": measured.get("std_return"),
+                     "catastrophe_rate": measured.get("catastrophe_rate")})
+    if args.json:
+        print(json.dumps({"source": source, "tasks": rows}))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="built-in tasks (ids in the guidedrl/ namespace; --guide default)", caption=source)
+    for column in ("id", "task", "default guide", "trusted where", "guide alone: return", "catastrophes/episode"):
+        numeric = column.startswith(("guide alone", "catas"))
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=numeric or column == "id")
+    for row in rows:
+        ret = "—" if row["guide_return"] is None else f"{row['guide_return']:.1f} ± {row['guide_return_std']:.1f}"
+        rate = "—" if row["catastrophe_rate"] is None else f"{row['catastrophe_rate']:.2f}"
+        table.add_row(row["id"], row["task"], row["guide"], row["trusted"], ret, rate)
+    Console().print(table)
+    return 0
 
 
 def _train(config: Config) -> int:
@@ -81,13 +130,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         args = tyro.extras.subcommand_cli_from_dict(
-            {"train": Config, "eval": EvalArgs},
+            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs},
             args=argv,
             prog="guidedrl",
             description="Reinforcement learning with local guides.",
         )
         if isinstance(args, Config):
             return _train(args)
+        if isinstance(args, EnvsArgs):
+            return _envs(args)
         return _eval(args)
     except SystemExit as exit:  # tyro's own parse errors (they name the value) and --help
         return exit.code if isinstance(exit.code, int) else 2

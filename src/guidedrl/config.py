@@ -26,18 +26,22 @@ LOOP_FIELDS: Tuple[str, ...] = (
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
 
 
+DEFAULT_GUIDE = "default"
+"""``--guide default``: the built-in task's own guide (``guidedrl.envs.default_guide``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Train an off-policy actor-critic agent, optionally with a local guide."""
 
-    env: str = "Pendulum-v1"
-    """Gymnasium environment id (any registered id with a Box action space)."""
+    env: str = "SafeCartpole-v0"
+    """Gymnasium environment id: a built-in task (guidedrl envs) or any registered id with a Box action space."""
     algo: Algo = "sac"
     """Backbone: sac or td3."""
-    guidance: Guidance = "none"
+    guidance: Guidance = "pag"
     """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual."""
-    guide: Optional[str] = None
-    """Guide: a built-in NAME (e.g. lqr), module:attr naming a factory that returns a Guide, or a checkpoint PATH."""
+    guide: Optional[str] = DEFAULT_GUIDE
+    """Guide: default (the built-in task's own), a built-in NAME (e.g. lqr), module:attr naming a factory returning a Guide, a checkpoint PATH or a policy file (.msgpack). Unused with guidance none."""
     steps: int = 20_000
     """Environment steps to train for."""
     seed: int = 0

@@ -142,8 +142,8 @@ def test_a_bad_guide_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(GuideError, match="three-d"):
         guidedrl.train("Pendulum-v1", guidance="sag", guide=bad, steps=100, out=str(out))
     assert not out.exists()
-    with pytest.raises(ConfigError, match="needs a guide"):
-        guidedrl.train("Pendulum-v1", guidance="pag", steps=100)
+    with pytest.raises(ConfigError, match="needs a guide.*'MountainCarContinuous-v0' has no default guide"):
+        guidedrl.train("MountainCarContinuous-v0", guidance="pag", steps=100)
 
 
 def test_the_guide_acts_from_the_first_step(tmp_path):
@@ -176,7 +176,7 @@ def test_cli_trains_with_the_builtin_guide(tmp_path, capsys):
     from guidedrl import cli
 
     out = tmp_path / "pag"
-    assert cli.main(["train", "--guidance", "pag", "--guide", "lqr", "--steps", "300", "--out", str(out),
+    assert cli.main(["train", "--env", "Pendulum-v1", "--guidance", "pag", "--guide", "lqr", "--steps", "300", "--out", str(out),
                      "--hidden-sizes", "16", "16", "--batch-size", "32", "--learning-starts", "100",
                      "--eval-every", "150", "--eval-episodes", "2", "--phi", "0.3", "--no-progress"]) == 0
     config = json.loads((out / "config.json").read_text())

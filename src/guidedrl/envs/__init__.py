@@ -1,15 +1,22 @@
-"""Building environments: the one place where guidedrl makes an env.
+"""Environments: the built-in tasks, their default guides, and the one place where guidedrl
+makes an env.
 
-``make_env`` accepts a Gymnasium id (built-in ids live in the ``guidedrl/``
-namespace and may be given with or without it) or an ``Env`` instance, checks
-that the action space is a bounded Box, rescales actions to [-1, 1] and
-flattens observations to a vector.
+Built-in tasks (``TASKS``) are registered with Gymnasium under the ``guidedrl/`` namespace
+when guidedrl is imported: ``gymnasium.make("guidedrl/SafeCartpole-v0")`` (or
+``gymnasium.make("guidedrl:guidedrl/SafeCartpole-v0")`` without importing first).
+``default_guide(id)`` is each task's own guide (``--guide default``).
+
+``make_env`` accepts a Gymnasium id (built-in ids may be given with or without the
+namespace) or an ``Env`` instance, checks that the action space is a bounded Box, rescales
+actions to [-1, 1] and flattens observations to a vector.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Union
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Union
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +24,110 @@ import numpy as np
 from guidedrl.errors import EnvError
 
 NAMESPACE = "guidedrl/"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A built-in task: what it is, its default guide and where that guide is trusted."""
+
+    id: str
+    entry_point: str
+    max_episode_steps: int
+    task: str
+    guide_type: str
+    trusted: str
+    guide: Callable[[], object]
+
+
+def _cartpole_guide():
+    from guidedrl.envs.dm import cartpole_guide
+
+    return cartpole_guide()
+
+
+def _medium_guide(env_id: str, confidence: str):
+    def make():
+        from guidedrl.envs import dm
+        from guidedrl.guides.policy_file import from_policy_file
+
+        return from_policy_file(GUIDE_DIR / env_id, getattr(dm, confidence),
+                                name=f"{env_id.split('-')[0].lower()}-medium-sac")
+    return make
+
+
+def _point_guide(name: str):
+    def make():
+        from guidedrl.envs import point
+
+        return getattr(point, name)()
+    return make
+
+
+def _pendulum_guide():
+    from guidedrl.guides.pendulum import pendulum_lqr
+
+    return pendulum_lqr()
+
+
+GUIDE_DIR = Path(__file__).resolve().parent / "guides"
+"""Where the attractive tasks' trained guide files live (``<id>.msgpack`` + ``<id>.json``)."""
+
+TASKS: Dict[str, Task] = {task.id: task for task in (
+    Task("SafeCartpole-v0", "guidedrl.envs.dm:SafeCartpole", 1000,
+         "swing-up, walls at |x| = 1", "repulsive reflex",
+         "< 0.15 from a wall after braking", _cartpole_guide),
+    Task("PointMass-v0", "guidedrl.envs.dm:PointMass", 1000,
+         "reach a small target", "attractive: medium SAC",
+         "> 0.1 from the target", _medium_guide("PointMass-v0", "point_mass_confidence")),
+    Task("BallInCup-v0", "guidedrl.envs.dm:BallInCup", 1000,
+         "catch a low-hanging ball", "attractive: medium SAC",
+         "ball below or beside the cup", _medium_guide("BallInCup-v0", "ball_in_cup_confidence")),
+    Task("PointCircle-v0", "guidedrl.envs.point:PointCircleEnv", 500,
+         "run a circle between walls", "repulsive reflex",
+         "< 0.3 from a wall", _point_guide("point_circle_guide")),
+    Task("PointReach-v0", "guidedrl.envs.point:PointReachEnv", 500,
+         "reach goals among obstacles", "repulsive reflex",
+         "< 0.3 from an obstacle", _point_guide("point_reach_guide")),
+    Task("Pendulum-v1", "gymnasium.envs.classic_control.pendulum:PendulumEnv", 200,
+         "swing-up (Gymnasium's)", "attractive: LQR",
+         "verified ellipse x'Px < 30", _pendulum_guide),
+)}
+"""Built-in tasks by id (Pendulum-v1 is Gymnasium's own, listed for its built-in LQR guide)."""
+
+
+ALONE_FILE = GUIDE_DIR / "alone.json"
+ALONE_COMMAND = "python benchmarks/envs.py --alone"
+"""The command that measured the numbers in :data:`ALONE_FILE` (each guide alone, 20 episodes)."""
+
+
+def stored_alone() -> Dict[str, dict]:
+    """Each built-in guide's own return and catastrophes, as last measured by :data:`ALONE_COMMAND`."""
+    import json
+
+    if not ALONE_FILE.exists():
+        return {}
+    return json.loads(ALONE_FILE.read_text())["tasks"]
+
+
+def _register() -> None:
+    for task in TASKS.values():
+        if task.id == "Pendulum-v1" or NAMESPACE + task.id in gym.registry:
+            continue
+        gym.register(id=NAMESPACE + task.id, entry_point=task.entry_point,
+                     max_episode_steps=task.max_episode_steps)
+
+
+def task_of(env_id: str) -> Task:
+    """The built-in :class:`Task` of ``env_id`` (with or without the namespace)."""
+    key = env_id[len(NAMESPACE):] if env_id.startswith(NAMESPACE) else env_id
+    if key not in TASKS:
+        raise EnvError(f"{env_id!r} is not a built-in task; built-in: {', '.join(TASKS)}")
+    return TASKS[key]
+
+
+def default_guide(env_id: str):
+    """The default guide of a built-in task (a :class:`~guidedrl.Guide`), as ``--guide default``."""
+    return task_of(env_id).guide()
 
 
 def _make_from_id(env_id: str) -> gym.Env:
@@ -29,7 +140,10 @@ def _make_from_id(env_id: str) -> gym.Env:
     try:  # let Gymnasium explain (versions, namespaces, close matches)
         return gym.make(env_id)
     except gym.error.Error as error:
-        raise EnvError(f"unknown environment id {env_id!r}: {error}") from None
+        raise EnvError(
+            f"unknown environment id {env_id!r}; built-in tasks: {', '.join(TASKS)} "
+            f"(or any registered Gymnasium id; Gymnasium says: {error})"
+        ) from None
 
 
 def env_id_of(env: Union[str, gym.Env]) -> str:
@@ -82,3 +196,6 @@ def action_bounds(env: gym.Env) -> tuple:
     """The env-space action bounds (low, high) behind the [-1, 1] rescaling, as float lists."""
     space = env.unwrapped.action_space
     return space.low.astype(float).tolist(), space.high.astype(float).tolist()
+
+
+_register()

@@ -39,6 +39,9 @@ class Guide:
             Actions outside [-1, 1] (after conversion) are clipped, as the env would.
         confidence: ``confidence(obs)`` -> λ in [0, 1], how far to trust the guide at obs.
         name: used in messages, logs and config.json.
+        obs_dim, made_for: the observation size (and the env id) the guide was made for, when
+            it reads the observation by position; a run on observations of another size is
+            refused before it starts.
         action_low, action_high: the env's action bounds, when ``policy`` speaks env units.
 
     Every call is checked: a wrong action shape, a non-finite action or a confidence outside
@@ -52,6 +55,8 @@ class Guide:
         name: Optional[str] = None,
         action_low: Optional[Sequence[float]] = None,
         action_high: Optional[Sequence[float]] = None,
+        obs_dim: Optional[int] = None,
+        made_for: Optional[str] = None,
     ):
         if not callable(policy) or not callable(confidence):
             raise TypeError("Guide needs two callables: policy(obs) and confidence(obs)")
@@ -63,6 +68,8 @@ class Guide:
         self.stochastic = _takes_rng(policy)
         self.rng = np.random.default_rng(0)
         self.action_dim: Optional[int] = None
+        self.obs_dim = None if obs_dim is None else int(obs_dim)
+        self.made_for = made_for
         self._low = None if action_low is None else np.asarray(action_low, np.float64)
         self._high = None if action_high is None else np.asarray(action_high, np.float64)
 
@@ -79,8 +86,16 @@ class Guide:
     def set_rng_state(self, state) -> None:
         self.rng.bit_generator.state = state
 
-    def bind(self, obs_dim: int, action_dim: int) -> "Guide":
-        """Fix the action size every call is checked against (done before training)."""
+    def bind(self, obs_dim: int, action_dim: int, env_name: Optional[str] = None) -> "Guide":
+        """Fix the action size every call is checked against (done before training); refuse
+        an env whose observations are not the size the guide was made for."""
+        if self.obs_dim is not None and int(obs_dim) != self.obs_dim:
+            made_for = f" for {self.made_for!r}" if self.made_for else ""
+            env = f"{env_name!r}" if env_name else "this env"
+            raise GuideError(
+                f"guide {self.name!r} was made{made_for} with observations of shape ({self.obs_dim},); "
+                f"{env} has observations of shape ({int(obs_dim)},)"
+            )
         self.action_dim = int(action_dim)
         if self._low is not None and self._low.shape != (self.action_dim,):
             raise GuideError(
@@ -151,9 +166,9 @@ class ComposedGuide(Guide):
         for guide, sub in zip(self.guides, state):
             guide.set_rng_state(sub)
 
-    def bind(self, obs_dim: int, action_dim: int) -> "ComposedGuide":
+    def bind(self, obs_dim: int, action_dim: int, env_name: Optional[str] = None) -> "ComposedGuide":
         for guide in self.guides:
-            guide.bind(obs_dim, action_dim)
+            guide.bind(obs_dim, action_dim, env_name)
         self.action_dim = action_dim
         return self
 

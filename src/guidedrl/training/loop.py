@@ -26,7 +26,7 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import gymnasium as gym
 import jax
@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from guidedrl import agent
-from guidedrl.config import Config
+from guidedrl.config import DEFAULT_GUIDE, Config
 from guidedrl.envs import action_bounds, env_id_of, make_env
 from guidedrl.errors import CheckpointError, ConfigError
 from guidedrl.guidance import get_strategy
@@ -197,13 +197,15 @@ def train(
     guide: Any = None,
     env: Union[str, gym.Env, None] = None,
     eval_env: Union[str, gym.Env, None] = None,
+    on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None,
 ) -> Run:
     """Train an agent as ``config`` says and return it as a :class:`Run`.
 
     ``env`` overrides ``config.env`` with an id or an ``Env`` instance; ``eval_env`` is
     the env evaluations run on (default: a fresh copy of ``env``). With ``config.out``
     None, nothing is written to disk. Every check on the inputs runs before anything is
-    written.
+    written. ``on_evaluation(row, run)``, if given, is called after each evaluation with the
+    logged row and the run at that step (e.g. to keep a snapshot of the policy).
     """
     resume_meta = None
     if config.resume is not None:
@@ -217,6 +219,8 @@ def train(
         config = saved.replace(resume=config.resume, out=str(Path(resume_meta["directory"]).parent),
                                progress=config.progress)
     strategy = get_strategy(config.guidance)
+    if not strategy.uses_guide and config.guide == DEFAULT_GUIDE:
+        config = config.replace(guide=None)  # the implicit default guide means nothing without guidance
     source = env if env is not None else config.env
     train_env = make_env(source)
     eval_env = make_env(eval_env if eval_env is not None else source, copy_instance=True)
@@ -234,7 +238,7 @@ def train(
                if resume_meta is not None else "")
         )
     if guide is not None:
-        guide.bind(obs_dim, action_dim)
+        guide.bind(obs_dim, action_dim, config.env)
         guide.seed(int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]))
 
     out = Path(config.out).resolve() if config.out is not None else None
@@ -330,6 +334,8 @@ def train(
         if logger is not None:
             logger.log(row)
         rows.append(row)
+        if on_evaluation is not None:
+            on_evaluation(dict(row), run)
         progress.interval_start_step = progress.step
         progress.interval_guide_steps = 0
         progress.interval_returns = []

@@ -120,7 +120,7 @@ def load(path: Union[str, os.PathLike], guide: Any = None) -> Run:
 
         guide = resolve_guide(config.guide, config.env)
     if guide is not None:
-        guide.bind(obs_dim, action_dim)
+        guide.bind(obs_dim, action_dim, config.env)
     elif get_strategy(config.guidance).uses_guide:
         warnings.warn(
             f"this policy was trained with guidance {config.guidance!r} and a guide given from Python "

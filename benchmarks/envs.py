@@ -2,7 +2,8 @@
 
     python benchmarks/envs.py --alone            # each default guide alone, 20 episodes
     python benchmarks/envs.py --speed            # env steps/s with random actions
-    python benchmarks/envs.py --sac --seeds 0 1 2 --steps 20000   # SAC alone, 3 seeds
+    python benchmarks/envs.py --sac --seeds 0 1 2 --steps 20000   # SAC without a guide, 3 seeds
+    (--tasks A B ... trains only those; the table takes every task whose runs are finished)
 
 ``--alone`` writes the numbers ``guidedrl envs`` shows (src/guidedrl/envs/guides/alone.json);
 every part writes its raw JSON to docs/results/ and its table into docs/RESULTS.md (or
@@ -24,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _runs import bootstrap_ci, run_or_resume  # noqa: E402
 from throughput import write_section  # noqa: E402
+
+from guidedrl.training.logging import read_metrics  # noqa: E402
 
 from guidedrl.envs import ALONE_FILE, TASKS, default_guide, make_env  # noqa: E402
 from guidedrl.envs.make_guide import measure_alone  # noqa: E402
@@ -77,21 +80,27 @@ def speed(seconds: float, command: str) -> None:
                   note=f"{seconds:.0f} s per task, one process")
 
 
-def sac(seeds, steps: int, out: Path, command: str) -> None:
+def sac(tasks, seeds, steps: int, out: Path, command: str) -> None:
+    """Train SAC (no guide) on ``tasks``; then tabulate every task whose runs are all finished."""
+    for task_id in tasks:
+        for seed in seeds:
+            run_or_resume(out / f"{task_id}-sac-s{seed}", steps, env=task_id, algo="sac", guidance="none",
+                          seed=seed)
     stored = json.loads(ALONE_FILE.read_text())["tasks"] if ALONE_FILE.exists() else {}
     results = {}
     for task_id in BUILT_IN:
-        finals, catastrophes, walls = [], [], []
-        for seed in seeds:
-            rows = run_or_resume(out / f"{task_id}-sac-s{seed}", steps, env=task_id, algo="sac", seed=seed)
-            finals.append(float(rows[-1]["eval_return"]))
-            catastrophes.append(int(rows[-1]["train_catastrophes"]))
-            walls.append(float(rows[-1]["wall_time"]))
-        results[task_id] = {"final_eval_return": finals, "train_catastrophes": catastrophes, "wall_time": walls}
+        runs = [read_metrics(out / f"{task_id}-sac-s{seed}") for seed in seeds]
+        if not all(rows and int(rows[-1]["step"]) >= steps for rows in runs):
+            continue
+        results[task_id] = {"final_eval_return": [float(rows[-1]["eval_return"]) for rows in runs],
+                            "train_catastrophes": [int(rows[-1]["train_catastrophes"]) for rows in runs],
+                            "train_episodes": [int(rows[-1]["train_episodes"]) for rows in runs],
+                            "wall_time": [float(rows[-1]["wall_time"]) for rows in runs]}
     payload = {**_meta(command), "steps": steps, "seeds": list(seeds), "runs": results}
     (ROOT / "docs/results/envs_sac.json").write_text(json.dumps(payload, indent=1) + "\n")
-    lines = [f"| task | guide alone: return | guide alone: catastrophes / 20 episodes | SAC at {steps // 1000}k steps: "
-             f"eval return, mean [95% CI] | per seed | SAC: training catastrophes per seed |", "|---|---|---|---|---|---|"]
+    lines = [f"| task | guide alone: return | guide alone: catastrophes / episodes | SAC at {steps // 1000}k steps: "
+             "eval return, mean [95% CI] | per seed | SAC: training catastrophes / episodes, per seed |",
+             "|---|---|---|---|---|---|"]
     for task_id, r in results.items():
         mean, lo, hi = bootstrap_ci(r["final_eval_return"])
         g = stored.get(task_id, {})
@@ -99,9 +108,10 @@ def sac(seeds, steps: int, out: Path, command: str) -> None:
         guide_cat = f"{g['catastrophes']} / {g['episodes']}" if g else "—"
         lines.append(f"| {task_id} | {guide} | {guide_cat} | {mean:.1f} [{lo:.1f}, {hi:.1f}] | "
                      f"{', '.join(f'{v:.1f}' for v in r['final_eval_return'])} | "
-                     f"{', '.join(str(v) for v in r['train_catastrophes'])} |")
+                     f"{', '.join(f'{c} / {e}' for c, e in zip(r['train_catastrophes'], r['train_episodes']))} |")
     write_section(ROOT / "docs/RESULTS.md", "envs-sac", "\n".join(lines), _meta(command),
-                  note="final evaluation (5 deterministic episodes) of each seed; 95% percentile-bootstrap interval of the mean over seeds")
+                  note="final evaluation (5 deterministic episodes) of each seed; 95% percentile-bootstrap "
+                       "interval of the mean over seeds; guide alone from `python benchmarks/envs.py --alone`")
 
 
 def main() -> None:
@@ -113,6 +123,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--tasks", nargs="+", default=BUILT_IN, choices=BUILT_IN, help="tasks to train SAC on")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/envs")
     args = parser.parse_args()
     command = "python benchmarks/envs.py " + shlex.join(sys.argv[1:])
@@ -121,7 +132,7 @@ def main() -> None:
     if args.speed:
         speed(args.seconds, command)
     if args.sac:
-        sac(args.seeds, args.steps, args.out.resolve(), command)
+        sac(args.tasks, args.seeds, args.steps, args.out.resolve(), command)
 
 
 if __name__ == "__main__":

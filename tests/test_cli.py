@@ -40,3 +40,29 @@ def test_console_script_help():
                    "--updates-per-step", "--eval-every", "--eval-episodes", "--checkpoint-every",
                    "--resume", "--algo", "--guidance", "--steps", "--seed", "--out"):
         assert option in result.stdout
+
+
+def test_default_train_is_pag_with_the_default_guide_on_safe_cartpole(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--out", str(out), *FAST]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["env"], config["algo"], config["guidance"]) == ("SafeCartpole-v0", "sac", "pag")
+    assert config["guide"] == "cartpole-wall-reflex"
+    assert "actor alone (guide removed)" in capsys.readouterr().out
+    assert cli.main(["train", "--env", "NoSuchTask-v0", "--out", str(tmp_path / "r")]) == 2
+    assert "built-in tasks: SafeCartpole-v0, PointMass-v0" in capsys.readouterr().err
+
+
+def test_envs_lists_every_built_in_task_with_its_guide_numbers(capsys):
+    from guidedrl.envs import TASKS, stored_alone
+
+    assert cli.main(["envs", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert [row["id"] for row in table["tasks"]] == list(TASKS)
+    stored = stored_alone()
+    for row in table["tasks"]:
+        assert row["guide_return"] == stored[row["id"]]["mean_return"]
+        assert row["catastrophe_rate"] == stored[row["id"]]["catastrophe_rate"]
+    assert "python benchmarks/envs.py --alone" in table["source"]
+    assert cli.main(["envs"]) == 0
+    assert "SafeCartpole-v0" in capsys.readouterr().out

@@ -95,6 +95,11 @@ def _train(config: Config) -> int:
             f"{last['train_episodes']} training episodes, {last['train_catastrophes']} catastrophes, "
             f"{last['wall_time']:.0f} s"
         )
+        if run.config.guidance != "none":
+            console.print(
+                f"actor alone (guide removed): eval return {last['eval_return_guide_free']:.1f}; "
+                f"the guide acted on {last['guide_usage']:.0%} of the last {run.config.eval_every} training steps"
+            )
     console.print(f"evaluate again with: guidedrl eval {run.directory}")
     return 0
 

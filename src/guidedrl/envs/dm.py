@@ -167,17 +167,21 @@ class BallInCup(DMControlEnv):
     Action (2): forces on the cup along x and z in [-1, 1]. Reward: 1 while the ball is in
     the cup, else 0 (dm_control's). No catastrophe (``cost`` 0). Episode: 1000 steps of 0.02 s
     (truncated). Start: ball x ~ U(-0.2, 0.2), ball z ~ U(0, 0.25) (hanging below the cup;
-    dm_control's catch starts it higher), cup at rest.
+    dm_control's catch starts it higher, ``ball_start=(0.2, 0.5)``), cup at rest.
     """
 
     domain, task = "ball_in_cup", "catch"
+
+    def __init__(self, ball_start: Tuple[float, float] = BALL_START_HEIGHT):
+        super().__init__()
+        self.ball_start = (float(ball_start[0]), float(ball_start[1]))
 
     def initialize_episode(self, physics, default) -> None:
         task = self._env.task
         penetrating = True
         while penetrating:
             physics.named.data.qpos["ball_x"] = task.random.uniform(-0.2, 0.2)
-            physics.named.data.qpos["ball_z"] = task.random.uniform(*BALL_START_HEIGHT)
+            physics.named.data.qpos["ball_z"] = task.random.uniform(*self.ball_start)
             physics.after_reset()
             penetrating = physics.data.ncon > 0
 

@@ -12,6 +12,7 @@ own return measured alone over ``--episodes`` fresh episodes). The built-in task
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from typing import List, Optional
@@ -57,6 +58,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--eval-every", type=int, default=2000)
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--episodes", type=int, default=20, help="episodes of the final measurement")
+    parser.add_argument("--env-kwargs", type=json.loads, default={},
+                        help="JSON keyword arguments of the env trained on (e.g. an easier start); "
+                             "the guide's own return is measured on the env as registered")
     parser.add_argument("--out", default=None, help="directory (default: the package's guide directory)")
     args = parser.parse_args(argv)
 
@@ -69,7 +73,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     def keep(row, run):
         snapshots.append((row["step"], row["eval_return"], jax.device_get(run.state)))
 
-    run = guidedrl.train(args.env, algo="sac", steps=args.steps, seed=args.seed,
+    import gymnasium as gym
+
+    from guidedrl.envs import NAMESPACE, TASKS
+
+    env = args.env
+    if args.env_kwargs:
+        env_id = NAMESPACE + args.env if args.env in TASKS else args.env
+        env = gym.make(env_id, **args.env_kwargs)
+    run = guidedrl.train(env, algo="sac", steps=args.steps, seed=args.seed,
                          hidden_sizes=tuple(args.hidden), eval_every=args.eval_every,
                          eval_episodes=args.eval_episodes, on_evaluation=keep)
     best = max(ret for _, ret, _ in snapshots)
@@ -78,9 +90,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.state = state
     out = GUIDE_DIR if args.out is None else args.out
     name = args.env.split("/")[-1]
+    run.config = run.config.replace(env=name)
     path = f"{out}/{name}"
     export_policy(run, path, command="python -m guidedrl.envs.make_guide " + shlex.join(argv or sys.argv[1:]),
-                  seed=args.seed, steps=args.steps, fraction=args.fraction, best_eval_return=best,
+                  seed=args.seed, steps=args.steps, env_kwargs=args.env_kwargs, fraction=args.fraction, best_eval_return=best,
                   chosen_step=step, chosen_eval_return=chosen_return,
                   curve=[[s, r] for s, r, _ in snapshots])
     alone = measure_alone(from_policy_file(path), args.env, episodes=args.episodes)

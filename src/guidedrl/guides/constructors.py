@@ -139,4 +139,4 @@ def from_checkpoint(path: Union[str, os.PathLike], confidence: Union[Confidence,
     run = load(path)
     conf = confidence if callable(confidence) else always(float(confidence))
     return Guide(lambda obs: run.act_normalized(obs, guide_free=guide_free), conf,
-                 name=name or f"policy:{os.fspath(path)}")
+                 name=name or f"policy:{os.fspath(path)}", obs_dim=run.obs_dim, made_for=run.config.env)

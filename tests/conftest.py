@@ -45,7 +45,7 @@ SMALL = dict(
 @pytest.fixture
 def small_config(tmp_path):
     """A fast Pendulum config writing to a temporary directory."""
-    return Config(env="Pendulum-v1", steps=800, out=str(tmp_path / "run"), **SMALL)
+    return Config(env="Pendulum-v1", guidance="none", steps=800, out=str(tmp_path / "run"), **SMALL)
 
 
 class WallEnv(MirrorEnv):

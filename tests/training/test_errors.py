@@ -60,7 +60,7 @@ def test_existing_run_is_not_overwritten(tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("trained") / "run"
-    loop.train(Config(env="Pendulum-v1", steps=300, out=str(out), **SMALL))
+    loop.train(Config(env="Pendulum-v1", guidance="none", steps=300, out=str(out), **SMALL))
     return out
 
 

@@ -45,12 +45,12 @@ def test_metrics_csv_and_run_directory(small_config):
 @pytest.mark.parametrize("algo", ["sac", "td3"])
 def test_same_seed_same_metrics(tmp_path, algo):
     runs = [
-        loop.train(Config(env="Pendulum-v1", algo=algo, steps=600, seed=3, out=str(tmp_path / f"r{i}"), **SMALL))
+        loop.train(Config(env="Pendulum-v1", algo=algo, guidance="none", steps=600, seed=3, out=str(tmp_path / f"r{i}"), **SMALL))
         for i in range(2)
     ]
     a, b = (reproducible(read_metrics(tmp_path / f"r{i}")) for i in range(2))
     assert a == b
-    other = loop.train(Config(env="Pendulum-v1", algo=algo, steps=600, seed=4, **SMALL))
+    other = loop.train(Config(env="Pendulum-v1", algo=algo, guidance="none", steps=600, seed=4, **SMALL))
     assert reproducible(other.history) != reproducible(runs[0].history)
 
 
@@ -126,7 +126,7 @@ def test_resume_after_kill_loses_at_most_one_checkpoint_interval(tmp_path):
 
 
 def test_no_retracing_after_the_first_update(tmp_path):
-    config = Config(env="Pendulum-v1", steps=700, seed=9, hidden_sizes=(16, 16), batch_size=32,
+    config = Config(env="Pendulum-v1", guidance="none", steps=700, seed=9, hidden_sizes=(16, 16), batch_size=32,
                     learning_starts=100, eval_every=350, eval_episodes=1, progress=False)
     loop.train(config)
     jitted = (loop.learn_and_behave, loop.behave, loop.init_agent)

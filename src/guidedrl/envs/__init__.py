@@ -64,9 +64,9 @@ def _point_guide(name: str):
 
 
 def _pendulum_guide():
-    from guidedrl.guides.pendulum import pendulum_lqr
+    from guidedrl.guides import BUILTIN
 
-    return pendulum_lqr()
+    return BUILTIN["lqr"]["Pendulum-v1"]()
 
 
 GUIDE_DIR = Path(__file__).resolve().parent / "guides"

@@ -1,0 +1,106 @@
+"""What one gradient step costs when K seeds are updated together (``jax.vmap`` over agents).
+
+The benchmark grid is many short runs of small networks, where a jitted update on the CPU is
+bound by launching XLA's kernels rather than by arithmetic. Updating K independent agents
+in one vmapped call would then cost far less than K calls. This script measures it: for each
+network size and strategy it times ``agent.update_many`` (one gradient step, batch 256, a
+Pendulum-sized problem: 3 observations, 1 action) on one agent and vmapped over K agents,
+alternating the sizes in one invocation, and reports time per step and per agent-step
+relative to K = 1.
+
+    python benchmarks/seed_batching.py                  # writes a docs/PERFORMANCE.md section
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import write_section  # noqa: E402
+
+from guidedrl import agent  # noqa: E402
+from guidedrl.config import Config  # noqa: E402
+from guidedrl.replay import ReplayBuffer  # noqa: E402
+from guidedrl.types import BATCH_FIELDS, Batch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OBS_DIM, ACTION_DIM, BATCH = 3, 1, 256
+
+
+def _batch(key, seeds: int) -> Batch:
+    """Random minibatches of the replay buffer's shapes, one per seed: (seeds, 1, BATCH, ...)."""
+    spec = ReplayBuffer(BATCH, OBS_DIM, ACTION_DIM).batch_spec(1, BATCH)
+    fields = {}
+    for index, name in enumerate(BATCH_FIELDS):
+        shape = (seeds,) + getattr(spec, name).shape
+        fields[name] = jax.random.uniform(jax.random.fold_in(key, index), shape, minval=-1.0, maxval=1.0)
+    for name in ("confidence", "next_confidence"):
+        fields[name] = (fields[name] > 0).astype(jnp.float32)
+    fields["terminated"] = jnp.zeros_like(fields["terminated"])
+    return Batch(**fields)
+
+
+def time_per_step(config: Config, seeds: int, repeats: int) -> float:
+    """Seconds per vmapped gradient step of ``seeds`` agents (median over ``repeats`` timings)."""
+    keys = jax.random.split(jax.random.key(0), seeds)
+    states = jax.vmap(lambda k: agent.init(config, k, OBS_DIM, ACTION_DIM))(keys)
+    batches = _batch(jax.random.key(1), seeds)
+    step = jax.jit(jax.vmap(lambda s, b, k: agent.update_many(config, s, b, k, 0)), donate_argnums=0)
+    states, _ = step(states, batches, keys)  # compile
+    jax.block_until_ready(states)
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(50):
+            states, metrics = step(states, batches, keys)
+        jax.block_until_ready(states)
+        samples.append((time.perf_counter() - started) / 50)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 5, 10])
+    parser.add_argument("--hidden", nargs="+", default=["64,64", "256,256"])
+    parser.add_argument("--guidance", nargs="+", default=["none", "pag"])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    command = "python benchmarks/seed_batching.py " + " ".join(sys.argv[1:])
+    results = []
+    for hidden in args.hidden:
+        sizes = tuple(int(h) for h in hidden.split(","))
+        for guidance in args.guidance:
+            config = Config(env="Pendulum-v1", guidance=guidance, hidden_sizes=sizes, batch_size=BATCH).agent
+            times = {k: [] for k in args.seeds}
+            for _ in range(2):  # alternate the sizes so that drift on a shared machine hits all
+                for seeds in args.seeds:
+                    times[seeds].append(time_per_step(config, seeds, args.repeats))
+            base = statistics.median(times[args.seeds[0]])
+            for seeds in args.seeds:
+                t = statistics.median(times[seeds])
+                results.append({"hidden": hidden, "guidance": guidance, "seeds": seeds, "ms_per_step": 1e3 * t,
+                                "relative_step_cost": t / base, "relative_cost_per_agent": t / base / seeds})
+                print(json.dumps(results[-1]), flush=True)
+    meta = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "command": command}
+    (ROOT / "docs/results/seed_batching.json").write_text(json.dumps({**meta, "results": results}, indent=1) + "\n")
+    lines = ["| networks | strategy | seeds K | ms per vmapped step | step cost vs K = 1 | cost per agent-step vs K = 1 |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['hidden']} | {r['guidance']} | {r['seeds']} | {r['ms_per_step']:.2f} | "
+                     f"{r['relative_step_cost']:.2f}x | {r['relative_cost_per_agent']:.2f}x |")
+    write_section(ROOT / "docs/PERFORMANCE.md", "seed-batching", "\n".join(lines), meta,
+                  note="one gradient step, batch 256, medians of timings alternated between K in one invocation")
+
+
+if __name__ == "__main__":
+    main()

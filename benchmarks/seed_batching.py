@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--guidance", nargs="+", default=["none", "pag"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    command = "python benchmarks/seed_batching.py " + " ".join(sys.argv[1:])
+    command = " ".join(["python benchmarks/seed_batching.py", *sys.argv[1:]])
     results = []
     for hidden in args.hidden:
         sizes = tuple(int(h) for h in hidden.split(","))

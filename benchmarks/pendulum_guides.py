@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _runs import bootstrap_ci, run_or_resume  # noqa: E402
 
 import guidedrl  # noqa: E402
+from guidedrl.experiments import stats  # noqa: E402
 
 
 def curve(rows):
@@ -54,14 +55,10 @@ def main() -> None:
     r_min, r_max = float(all_returns.min()), float(all_returns.max())
 
     def auc(rows):
-        steps, returns = curve(rows)
-        normalised = (returns - r_min) / (r_max - r_min)
-        return float(np.trapezoid(normalised, steps) / (steps[-1] - steps[0]))
+        return stats.normalized_auc(*curve(rows), low=r_min, high=r_max)
 
     def final(rows):
-        steps, returns = curve(rows)
-        tail = steps >= steps[-1] - 0.1 * steps[-1]
-        return float(returns[tail].mean())
+        return stats.final_return(*curve(rows))
 
     table = {}
     for name in args.strategies:

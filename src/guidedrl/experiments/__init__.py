@@ -1,0 +1,1 @@
+"""Experiments: statistics over runs (and, next, the benchmark grid, plots and reports)."""

@@ -1,0 +1,53 @@
+"""The benchmark statistics on hand-made numbers."""
+
+import numpy as np
+import pytest
+
+from guidedrl.experiments import stats
+
+
+def test_normalized_auc_on_hand_made_curves():
+    steps = [0, 1000, 2000, 3000, 4000]
+    assert stats.normalized_auc(steps, [10] * 5, low=0, high=10) == pytest.approx(1.0)
+    assert stats.normalized_auc(steps, [0] * 5, low=0, high=10) == pytest.approx(0.0)
+    assert stats.normalized_auc(steps, [0, 2.5, 5, 7.5, 10], low=0, high=10) == pytest.approx(0.5)
+    # a jump at the second evaluation: trapezoids (0+1)/2 * 1/4 + 3 * 1/4 = 0.875
+    assert stats.normalized_auc(steps, [0, 10, 10, 10, 10], low=0, high=10) == pytest.approx(0.875)
+    # uneven evaluation steps weigh by their spacing
+    assert stats.normalized_auc([0, 1, 4], [0, 10, 10], low=0, high=10) == pytest.approx((0.5 + 3) / 4)
+    with pytest.raises(ValueError, match="high > low"):
+        stats.normalized_auc(steps, [0] * 5, low=1, high=1)
+    with pytest.raises(ValueError, match="matching"):
+        stats.normalized_auc(steps, [0] * 4, low=0, high=1)
+
+
+def test_final_return_is_the_mean_of_the_last_tenth():
+    steps = np.arange(0, 100_001, 2000)  # 51 evaluations: the last 10% of steps holds 6 of them
+    returns = np.where(steps >= 90_000, 7.0, -100.0)
+    assert stats.final_return(steps, returns) == pytest.approx(7.0)
+    assert stats.final_return([0, 2000, 4000], [1.0, 2.0, 3.0]) == pytest.approx(3.0)
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert stats.iqm([1, 2, 3, 4, 100, -50, 5, 6]) == pytest.approx(np.mean([2, 3, 4, 5]))
+    assert stats.iqm([[1.0, 2.0], [3.0, 4.0]]) == pytest.approx(2.5)
+
+
+def test_iqm_intervals_match_numpy_and_contain_the_estimate():
+    rng = np.random.default_rng(0)
+    scores = {"a": rng.normal(0, 1, (10, 3)), "b": np.full((5, 2), 4.0)}
+    result = stats.iqm_intervals(scores, reps=2000)
+    point, low, high = result["a"]
+    assert point == pytest.approx(stats.iqm(scores["a"]))
+    assert low < point < high
+    assert result["b"] == pytest.approx((4.0, 4.0, 4.0))  # identical runs: no spread
+    # a single task given as a vector is a bootstrap over its runs
+    assert stats.iqm_intervals({"c": [1, 2, 3, 4, 5]}, reps=500)["c"][0] == pytest.approx(3.0)
+
+
+def test_probability_of_improvement_on_hand_made_runs():
+    assert stats.probability_of_improvement([2, 3, 4], [1, 1, 1], reps=500) == pytest.approx((1.0, 1.0, 1.0))
+    assert stats.probability_of_improvement([0, 0], [1, 1], reps=500)[0] == pytest.approx(0.0)
+    # ties count half; [1, 3] vs [2, 2]: pairs (1<2, 1<2, 3>2, 3>2) -> 0.5
+    assert stats.probability_of_improvement([1, 3], [2, 2], reps=500)[0] == pytest.approx(0.5)
+    assert stats.probability_of_improvement([1, 2], [1, 2], reps=500)[0] == pytest.approx(0.5)

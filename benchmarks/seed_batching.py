@@ -3,18 +3,20 @@
 The benchmark grid is many short runs of small networks, where a jitted update on the CPU is
 bound by launching XLA's kernels rather than by arithmetic. Updating K independent agents
 in one vmapped call would then cost far less than K calls. This script measures it: for each
-network size and strategy it times ``agent.update_many`` (one gradient step, batch 256, a
+network size, batch size and strategy it times ``agent.update_many`` (one gradient step, a
 Pendulum-sized problem: 3 observations, 1 action) on one agent and vmapped over K agents,
 alternating the sizes in one invocation, and reports time per step and per agent-step
 relative to K = 1.
 
     python benchmarks/seed_batching.py                  # writes a docs/PERFORMANCE.md section
+    python benchmarks/seed_batching.py --seeds 1 --batch 64 128 256 --section update-cost
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import statistics
@@ -34,12 +36,12 @@ from guidedrl.replay import ReplayBuffer  # noqa: E402
 from guidedrl.types import BATCH_FIELDS, Batch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-OBS_DIM, ACTION_DIM, BATCH = 3, 1, 256
+OBS_DIM, ACTION_DIM = 3, 1
 
 
-def _batch(key, seeds: int) -> Batch:
-    """Random minibatches of the replay buffer's shapes, one per seed: (seeds, 1, BATCH, ...)."""
-    spec = ReplayBuffer(BATCH, OBS_DIM, ACTION_DIM).batch_spec(1, BATCH)
+def _batch(key, seeds: int, batch_size: int) -> Batch:
+    """Random minibatches of the replay buffer's shapes, one per seed: (seeds, 1, batch_size, ...)."""
+    spec = ReplayBuffer(batch_size, OBS_DIM, ACTION_DIM).batch_spec(1, batch_size)
     fields = {}
     for index, name in enumerate(BATCH_FIELDS):
         shape = (seeds,) + getattr(spec, name).shape
@@ -54,7 +56,7 @@ def time_per_step(config: Config, seeds: int, repeats: int) -> float:
     """Seconds per vmapped gradient step of ``seeds`` agents (median over ``repeats`` timings)."""
     keys = jax.random.split(jax.random.key(0), seeds)
     states = jax.vmap(lambda k: agent.init(config, k, OBS_DIM, ACTION_DIM))(keys)
-    batches = _batch(jax.random.key(1), seeds)
+    batches = _batch(jax.random.key(1), seeds, config.batch_size)
     step = jax.jit(jax.vmap(lambda s, b, k: agent.update_many(config, s, b, k, 0)), donate_argnums=0)
     states, _ = step(states, batches, keys)  # compile
     jax.block_until_ready(states)
@@ -73,33 +75,35 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--hidden", nargs="+", default=["64,64", "256,256"])
     parser.add_argument("--guidance", nargs="+", default=["none", "pag"])
+    parser.add_argument("--batch", type=int, nargs="+", default=[256])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--section", default="seed-batching",
+                        help="name of the docs/PERFORMANCE.md section and docs/results JSON to write")
     args = parser.parse_args()
     command = " ".join(["python benchmarks/seed_batching.py", *sys.argv[1:]])
     results = []
-    for hidden in args.hidden:
+    for hidden, batch, guidance in itertools.product(args.hidden, args.batch, args.guidance):
         sizes = tuple(int(h) for h in hidden.split(","))
-        for guidance in args.guidance:
-            config = Config(env="Pendulum-v1", guidance=guidance, hidden_sizes=sizes, batch_size=BATCH).agent
-            times = {k: [] for k in args.seeds}
-            for _ in range(2):  # alternate the sizes so that drift on a shared machine hits all
-                for seeds in args.seeds:
-                    times[seeds].append(time_per_step(config, seeds, args.repeats))
-            base = statistics.median(times[args.seeds[0]])
+        config = Config(env="Pendulum-v1", guidance=guidance, hidden_sizes=sizes, batch_size=batch).agent
+        times = {k: [] for k in args.seeds}
+        for _ in range(2):  # alternate the sizes so that drift on a shared machine hits all
             for seeds in args.seeds:
-                t = statistics.median(times[seeds])
-                results.append({"hidden": hidden, "guidance": guidance, "seeds": seeds, "ms_per_step": 1e3 * t,
-                                "relative_step_cost": t / base, "relative_cost_per_agent": t / base / seeds})
-                print(json.dumps(results[-1]), flush=True)
+                times[seeds].append(time_per_step(config, seeds, args.repeats))
+        base = statistics.median(times[args.seeds[0]])
+        for seeds in args.seeds:
+            t = statistics.median(times[seeds])
+            results.append({"hidden": hidden, "batch": batch, "guidance": guidance, "seeds": seeds, "ms_per_step": 1e3 * t,
+                            "relative_step_cost": t / base, "relative_cost_per_agent": t / base / seeds})
+            print(json.dumps(results[-1]), flush=True)
     meta = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "command": command}
-    (ROOT / "docs/results/seed_batching.json").write_text(json.dumps({**meta, "results": results}, indent=1) + "\n")
-    lines = ["| networks | strategy | seeds K | ms per vmapped step | step cost vs K = 1 | cost per agent-step vs K = 1 |",
-             "|---|---|---|---|---|---|"]
+    (ROOT / f"docs/results/{args.section.replace('-', '_')}.json").write_text(json.dumps({**meta, "results": results}, indent=1) + "\n")
+    lines = ["| networks | batch | strategy | seeds K | ms per vmapped step | step cost vs K = 1 | cost per agent-step vs K = 1 |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['hidden']} | {r['guidance']} | {r['seeds']} | {r['ms_per_step']:.2f} | "
+        lines.append(f"| {r['hidden']} | {r['batch']} | {r['guidance']} | {r['seeds']} | {r['ms_per_step']:.2f} | "
                      f"{r['relative_step_cost']:.2f}x | {r['relative_cost_per_agent']:.2f}x |")
-    write_section(ROOT / "docs/PERFORMANCE.md", "seed-batching", "\n".join(lines), meta,
-                  note="one gradient step, batch 256, medians of timings alternated between K in one invocation")
+    write_section(ROOT / "docs/PERFORMANCE.md", args.section, "\n".join(lines), meta,
+                  note="one gradient step, medians of timings alternated between K in one invocation")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from throughput import write_section  # noqa: E402
 
 from guidedrl.training.logging import read_metrics  # noqa: E402
 
-from guidedrl.envs import ALONE_FILE, TASKS, default_guide, make_env  # noqa: E402
+from guidedrl.envs import ALONE_FILE, TASKS, default_guide, make_env, stored_alone  # noqa: E402
 from guidedrl.envs.make_guide import measure_alone  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def sac(tasks, seeds, steps: int, out: Path, command: str) -> None:
         for seed in seeds:
             run_or_resume(out / f"{task_id}-sac-s{seed}", steps, env=task_id, algo="sac", guidance="none",
                           seed=seed)
-    stored = json.loads(ALONE_FILE.read_text())["tasks"] if ALONE_FILE.exists() else {}
+    stored = stored_alone()
     results = {}
     for task_id in BUILT_IN:
         runs = [read_metrics(out / f"{task_id}-sac-s{seed}") for seed in seeds]

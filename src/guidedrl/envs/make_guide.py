@@ -15,6 +15,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import jax
@@ -27,7 +28,6 @@ def measure_alone(guide, env_id: str, episodes: int = 20, seed: int = 10_000) ->
     from guidedrl.envs import make_env
 
     env = make_env(env_id)
-    obs, _ = env.reset(seed=seed)
     guide.bind(int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape)), env_id)
     returns, catastrophes, lengths = [], 0, []
     for episode in range(episodes):
@@ -64,18 +64,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", default=None, help="directory (default: the package's guide directory)")
     args = parser.parse_args(argv)
 
+    import gymnasium as gym
+
     import guidedrl
-    from guidedrl.envs import GUIDE_DIR
+    from guidedrl.envs import GUIDE_DIR, NAMESPACE, TASKS
     from guidedrl.guides.policy_file import export_policy, from_policy_file
 
     snapshots = []
 
     def keep(row, run):
         snapshots.append((row["step"], row["eval_return"], jax.device_get(run.state)))
-
-    import gymnasium as gym
-
-    from guidedrl.envs import NAMESPACE, TASKS
 
     env = args.env
     if args.env_kwargs:
@@ -97,7 +95,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                   chosen_step=step, chosen_eval_return=chosen_return,
                   curve=[[s, r] for s, r, _ in snapshots])
     alone = measure_alone(from_policy_file(path), args.env, episodes=args.episodes)
-    export_policy(run, path, **{**from_policy_file(path).policy.meta, "alone": alone})
+    meta_path = Path(f"{path}.json")  # the guide's own return goes beside it
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "alone": alone}, indent=2) + "\n")
     print(f"best eval return {best:.1f}; chose step {step} (eval return {chosen_return:.1f}, "
           f"target {target:.1f}); alone over {alone['episodes']} episodes: "
           f"{alone['mean_return']:.1f} ± {alone['std_return']:.1f} -> {path}.msgpack")

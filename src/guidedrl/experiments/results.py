@@ -91,7 +91,6 @@ def per_run(rows: Sequence[Mapping[str, object]]) -> Dict[Tuple[str, str, str, i
             "auc": stats.normalized_auc(steps, returns, low, high) if high > low else math.nan,
             "final_return": stats.final_return(steps, returns),
             "train_catastrophes": float(rs[-1]["train_catastrophes"]),
-            "last_step": int(steps[-1]),
         }
     return out
 

@@ -58,18 +58,17 @@ class PolicyFile:
         weights_path, meta_path = _paths(path)
         try:
             self.meta: Dict[str, Any] = json.loads(meta_path.read_text())
-            if self.meta.get("format") != FORMAT:
-                raise GuideError(f"policy file {os.fspath(meta_path)!r} has format {self.meta.get('format')!r}, "
-                                 f"expected {FORMAT!r}")
-            raw = serialization.msgpack_restore(weights_path.read_bytes())
-            self.layers: List[Dict[str, np.ndarray]] = [
+            raw = serialization.msgpack_restore(weights_path.read_bytes()) \
+                if self.meta.get("format") == FORMAT else None
+            self.layers: List[Dict[str, np.ndarray]] = [] if raw is None else [
                 {k: np.asarray(v, np.float64) for k, v in raw["layers"][str(i)].items()}
                 for i in range(len(raw["layers"]))]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            if isinstance(error, GuideError):
-                raise
             raise GuideError(f"cannot read policy file {os.fspath(weights_path)!r}: "
                              f"{type(error).__name__}: {error}") from None
+        if self.meta.get("format") != FORMAT:
+            raise GuideError(f"policy file {os.fspath(meta_path)!r} has format {self.meta.get('format')!r}, "
+                             f"expected {FORMAT!r}")
         self.obs_dim = int(self.meta["obs_dim"])
         self.action_dim = int(self.meta["action_dim"])
 

@@ -1,12 +1,14 @@
-"""The ``guidedrl`` command: ``train``, ``eval`` and ``envs``. Options and ``--help`` come from typed dataclasses."""
+"""The ``guidedrl`` command: ``train``, ``eval``, ``envs`` and ``bench``. Options and ``--help`` come from typed dataclasses."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import shlex
 import sys
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
 
 import tyro
 
@@ -39,6 +41,53 @@ class EnvsArgs:
     """Episodes per task when measuring."""
     json: bool = False
     """Print the table as JSON."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchArgs:
+    """Run a benchmark suite on Ray Tune (one CPU per trial) and write results.csv, summary.csv, report.md and figures."""
+
+    suite: str = "quick"
+    """Suite: paper, quick, ablation-target, sensitivity-pag or sensitivity-pig (docs/RESULTS.md)."""
+    seeds: Optional[int] = None
+    """Seeds per configuration, 0..K-1 (default: 5; quick: 2)."""
+    steps: Optional[int] = None
+    """Environment steps per run (default: the suite's budget, e.g. 100k, Pendulum 20k)."""
+    tasks: Tuple[str, ...] = ()
+    """Only these tasks of the suite."""
+    strategies: Tuple[str, ...] = ()
+    """Only these strategies (guidance names: none, rg, sag, pig, pag, residual)."""
+    backbones: Tuple[str, ...] = ()
+    """Only these backbones (sac, td3)."""
+    out: Optional[str] = None
+    """Output directory (default: bench/<suite>); re-running into it skips finished trials."""
+    address: Optional[str] = None
+    """Join this Ray cluster (e.g. auto or host:6379) instead of starting a local Ray; OUT must be shared storage."""
+    report: Optional[str] = None
+    """Only rebuild summary.csv, report.md and figures of this directory from its results.csv."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
+    if args.report is not None:
+        from guidedrl.experiments.report import write_report
+
+        paths = write_report(args.report)
+        print(f"wrote {paths['summary']}, {paths['report']} and {len(paths['figures'])} figures")
+        return 0
+    from guidedrl.experiments.runner import run_suite
+    from guidedrl.experiments.suites import build_suite
+
+    trials = build_suite(args.suite, seeds=args.seeds, steps=args.steps, tasks=args.tasks,
+                         strategies=args.strategies, backbones=args.backbones)
+    out = args.out or os.path.join("bench", args.suite)
+    record = run_suite(trials, out, suite=args.suite, command=command, address=args.address,
+                       progress=args.progress)
+    if (Path(out) / "report.md").exists():
+        print(f"report: {Path(out).resolve() / 'report.md'}")
+    crashed = sum(1 for t in record["trials"] if t["status"] == "crashed")
+    return 1 if crashed else 0
 
 
 def _envs(args: EnvsArgs) -> int:
@@ -135,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         args = tyro.extras.subcommand_cli_from_dict(
-            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs},
+            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "bench": BenchArgs},
             args=argv,
             prog="guidedrl",
             description="Reinforcement learning with local guides.",
@@ -144,6 +193,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _train(args)
         if isinstance(args, EnvsArgs):
             return _envs(args)
+        if isinstance(args, BenchArgs):
+            words = list(argv) if argv is not None else sys.argv[1:]
+            return _bench(args, command="guidedrl " + shlex.join(words))
         return _eval(args)
     except SystemExit as exit:  # tyro's own parse errors (they name the value) and --help
         return exit.code if isinstance(exit.code, int) else 2

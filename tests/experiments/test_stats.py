@@ -51,3 +51,17 @@ def test_probability_of_improvement_on_hand_made_runs():
     # ties count half; [1, 3] vs [2, 2]: pairs (1<2, 1<2, 3>2, 3>2) -> 0.5
     assert stats.probability_of_improvement([1, 3], [2, 2], reps=500)[0] == pytest.approx(0.5)
     assert stats.probability_of_improvement([1, 2], [1, 2], reps=500)[0] == pytest.approx(0.5)
+
+
+def test_intervals_depend_on_the_seed_only_not_on_the_global_generator():
+    """rliable draws its bootstrap from NumPy's global generator; the seed must still decide."""
+    values = np.array([0.1, 0.5, 0.2, 0.9, 0.4, 0.3, 0.8])
+    other = np.array([0.2, 0.1, 0.3, 0.6, 0.05, 0.4, 0.2])
+    np.random.seed(1)
+    first = stats.iqm_intervals({"a": values}, reps=300, seed=5), stats.probability_of_improvement(values, other, reps=300, seed=5)
+    np.random.seed(2)
+    state = np.random.get_state()
+    second = stats.iqm_intervals({"a": values}, reps=300, seed=5), stats.probability_of_improvement(values, other, reps=300, seed=5)
+    assert first == second
+    assert np.random.get_state()[1].tolist() == state[1].tolist()  # the caller's generator is left alone
+    assert stats.iqm_intervals({"a": values}, reps=300, seed=6) != first[0]

@@ -12,6 +12,8 @@ bootstrap over seeds.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Dict, Mapping, Tuple
 
 import numpy as np
@@ -58,6 +60,20 @@ def _rliable():
     return library, metrics
 
 
+@contextlib.contextmanager
+def _seeded_global_rng(seed: int):
+    """rliable 1.2's stratified bootstraps draw from NumPy's global generator and ignore the
+    ``random_state`` they are given: seed it for the call and put the caller's state back."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():  # arch's notice that rliable's random_state is deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        np.random.set_state(saved)
+
+
 def _as_scores(values) -> np.ndarray:
     scores = np.asarray(values, float)
     if scores.ndim == 1:
@@ -72,9 +88,10 @@ def iqm_intervals(scores: Mapping[str, np.ndarray], reps: int = 10_000, seed: in
     """IQM and its stratified-bootstrap interval for each named score array (runs × tasks)."""
     library, metrics = _rliable()
     score_dict = {name: _as_scores(values) for name, values in scores.items()}
-    points, intervals = library.get_interval_estimates(
-        score_dict, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps,
-        confidence_interval_size=level, random_state=np.random.RandomState(seed))
+    with _seeded_global_rng(seed):
+        points, intervals = library.get_interval_estimates(
+            score_dict, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps,
+            confidence_interval_size=level, random_state=np.random.RandomState(seed))
     return {name: (float(points[name][0]), float(intervals[name][0, 0]), float(intervals[name][1, 0]))
             for name in score_dict}
 
@@ -85,8 +102,9 @@ def probability_of_improvement(scores_x, scores_y, reps: int = 10_000, seed: int
     half), averaged over tasks, with its stratified-bootstrap interval."""
     library, metrics = _rliable()
     pair = {"x,y": (_as_scores(scores_x), _as_scores(scores_y))}
-    points, intervals = library.get_interval_estimates(
-        pair, metrics.probability_of_improvement, reps=reps, confidence_interval_size=level,
-        random_state=np.random.RandomState(seed))
+    with _seeded_global_rng(seed):
+        points, intervals = library.get_interval_estimates(
+            pair, metrics.probability_of_improvement, reps=reps, confidence_interval_size=level,
+            random_state=np.random.RandomState(seed))
     lower, upper = np.asarray(intervals["x,y"], float).reshape(2)
     return float(points["x,y"]), float(lower), float(upper)

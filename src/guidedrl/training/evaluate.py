@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Optional
+from typing import Any, List, Optional, Sequence, Union
 
 import gymnasium as gym
 import jax
@@ -18,19 +18,25 @@ EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share reset seeds with
 
 
 @partial(jax.jit, static_argnames=("config", "guide_free"))
-def deployed_action(config, state: agent.AgentState, obs, guide_action, confidence, guide_free: bool):
-    """The deterministic action at one ``obs``, and whether the guide gave it.
+def deployed_actions(config, state: agent.AgentState, obs, guide_action, confidence, guide_free: bool):
+    """The deterministic actions at a batch of observations, and whether the guide gave each.
 
     ``guide_free`` uses the actor alone everywhere; otherwise the strategy decides
     (the guide acts where λ(s) >= 0.5 for strategies that execute it).
     """
-    obs = jnp.asarray(obs, jnp.float32)[None]
+    obs = jnp.asarray(obs, jnp.float32)
     if guide_free:
         action = get_backbone(config.algo).deterministic_action(config, state.backbone, obs)
-        return action[0], jnp.zeros((), bool)
-    guide = GuideFields(jnp.asarray(guide_action, jnp.float32)[None],
-                        jnp.asarray(confidence, jnp.float32)[None])
-    action, from_guide = agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True)
+        return action, jnp.zeros(obs.shape[:1], bool)
+    guide = GuideFields(jnp.asarray(guide_action, jnp.float32), jnp.asarray(confidence, jnp.float32))
+    return agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True)
+
+
+def deployed_action(config, state: agent.AgentState, obs, guide_action, confidence, guide_free: bool):
+    """:func:`deployed_actions` at one observation."""
+    action, from_guide = deployed_actions(config, state, np.asarray(obs, np.float32)[None],
+                                          np.asarray(guide_action, np.float32)[None],
+                                          np.asarray([confidence], np.float32), guide_free)
     return action[0], from_guide[0]
 
 
@@ -44,7 +50,7 @@ def guide_fields(guide: Any, obs: np.ndarray, action_dim: int):
 def evaluate_policy(
     config,
     state: agent.AgentState,
-    env: gym.Env,
+    env: Union[gym.Env, Sequence[gym.Env]],
     episodes: int,
     seed: int,
     guide: Optional[Any] = None,
@@ -52,33 +58,55 @@ def evaluate_policy(
 ) -> dict:
     """Run ``episodes`` deterministic episodes; episode i resets with seed ``seed + EVAL_SEED_OFFSET + i``.
 
+    ``env`` may be a list of copies of one env: the episodes then run side by side, one
+    batched policy call per step for all of them, with the same results as one after another.
     Returns mean and std of the return, per-episode returns and lengths, the number
     of steps flagged ``info["catastrophe"]``, and the guide's share of actions.
     """
-    action_dim = int(np.prod(env.action_space.shape))
-    returns, lengths, catastrophes = [], [], 0
-    guide_steps = total_steps = 0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + EVAL_SEED_OFFSET + episode)
-        episode_return, length, done = 0.0, 0, False
-        while not done:
-            guide_action, confidence = guide_fields(guide, obs, action_dim)
-            action, from_guide = deployed_action(config, state, obs, guide_action, confidence, guide_free)
-            obs, reward, terminated, truncated, info = env.step(np.asarray(action))
-            episode_return += float(reward)
-            length += 1
-            guide_steps += bool(from_guide)
-            done = terminated or truncated
+    envs = list(env) if isinstance(env, (list, tuple)) else [env]
+    width = max(1, min(len(envs), episodes))
+    action_dim = int(np.prod(envs[0].action_space.shape))
+    obs_dim = int(np.prod(envs[0].observation_space.shape))
+    returns, lengths = [0.0] * episodes, [0] * episodes
+    catastrophes = guide_steps = 0
+    current: List[Optional[int]] = [None] * width  # the episode each slot is running
+    obs = np.zeros((width, obs_dim), np.float32)
+    guide_action = np.zeros((width, action_dim), np.float32)
+    confidence = np.zeros(width, np.float32)
+
+    def begin(slot: int, episode: int) -> None:
+        if episode >= episodes:
+            current[slot] = None
+            return
+        current[slot] = episode
+        first, _ = envs[slot].reset(seed=seed + EVAL_SEED_OFFSET + episode)
+        obs[slot] = np.asarray(first, np.float32).reshape(-1)
+        guide_action[slot], confidence[slot] = guide_fields(guide, obs[slot], action_dim)
+
+    for slot in range(width):
+        begin(slot, slot)
+    while any(episode is not None for episode in current):
+        actions, from_guide = jax.device_get(
+            deployed_actions(config, state, obs, guide_action, confidence, guide_free))
+        for slot, episode in enumerate(current):
+            if episode is None:
+                continue
+            next_obs, reward, terminated, truncated, info = envs[slot].step(actions[slot])
+            returns[episode] += float(reward)
+            lengths[episode] += 1
+            guide_steps += bool(from_guide[slot])
             catastrophes += bool(info.get("catastrophe", False))
-        total_steps += length
-        returns.append(episode_return)
-        lengths.append(length)
+            if terminated or truncated:
+                begin(slot, episode + width)
+            else:
+                obs[slot] = np.asarray(next_obs, np.float32).reshape(-1)
+                guide_action[slot], confidence[slot] = guide_fields(guide, obs[slot], action_dim)
     return {
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
         "returns": returns,
         "lengths": lengths,
         "catastrophes": catastrophes,
-        "guide_usage": guide_steps / max(total_steps, 1),
+        "guide_usage": guide_steps / max(sum(lengths), 1),
         "episodes": episodes,
     }

@@ -223,7 +223,8 @@ def train(
         config = config.replace(guide=None)  # the implicit default guide means nothing without guidance
     source = env if env is not None else config.env
     train_env = make_env(source)
-    eval_env = make_env(eval_env if eval_env is not None else source, copy_instance=True)
+    eval_source = eval_env if eval_env is not None else source
+    eval_envs = [make_env(eval_source, copy_instance=True) for _ in range(config.eval_episodes)]
     if env is not None:
         config = config.replace(env=env_id_of(env))
     obs_dim = int(np.prod(train_env.observation_space.shape))
@@ -305,9 +306,9 @@ def train(
         checkpoint.save_checkpoint(out / "checkpoint", meta, run.state, buffer.state_dict())
 
     def evaluate_and_log(now: float) -> None:
-        deployed = evaluate_policy(agent_config, run.state, eval_env, config.eval_episodes, config.seed, guide)
+        deployed = evaluate_policy(agent_config, run.state, eval_envs, config.eval_episodes, config.seed, guide)
         if strategy.uses_guide:
-            free = evaluate_policy(agent_config, run.state, eval_env, config.eval_episodes, config.seed,
+            free = evaluate_policy(agent_config, run.state, eval_envs, config.eval_episodes, config.seed,
                                    guide, guide_free=True)["mean_return"]
         else:  # without a guide the deployed policy is the actor alone
             free = deployed["mean_return"]

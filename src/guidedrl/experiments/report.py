@@ -1,0 +1,389 @@
+"""From ``results.csv`` to what a reader looks at: ``summary.csv``, ``report.md`` and PNG figures.
+
+:func:`write_report` reads a benchmark directory's ``results.csv`` (and, if present, its
+``trials.json``), and writes next to it:
+
+- ``summary.csv``: one row per (task, strategy, backbone), the numbers of
+  :func:`guidedrl.experiments.results.summarize` (rliable IQM and 95% stratified-bootstrap
+  intervals), floats at full precision so a reader can compare them with a recomputation;
+- ``report.md``: the same numbers as one table per task, what they mean, the crashed trials;
+- ``figures/learning_curves.png``, ``figures/catastrophes.png``, ``figures/iqm_bars.png``.
+
+The tables use rliable (through ``summarize``); the shaded bands of the curves come from a
+small percentile bootstrap over seeds (:func:`iqm_band`), one per evaluation step, because
+rliable's interval estimates are per score, not per point of a curve.
+
+matplotlib is imported only when the figures are drawn (``pip install -e ".[stats]"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from guidedrl.errors import GuidedRLError
+from guidedrl.experiments import results
+
+SUMMARY_COLUMNS = ("task", "strategy", "backbone", "seeds",
+                   "auc_iqm", "auc_low", "auc_high",
+                   "final_return_iqm", "final_return_low", "final_return_high",
+                   "train_catastrophes_iqm", "train_catastrophes_low", "train_catastrophes_high",
+                   "p_improvement", "p_improvement_low", "p_improvement_high")
+"""The columns of ``summary.csv``: the keys :func:`results.summarize` returns (the
+``p_improvement*`` ones are empty for the baseline and where no baseline run exists)."""
+
+FIGURES = ("learning_curves.png", "catastrophes.png", "iqm_bars.png")
+CURVE_REPS = 2000
+"""Bootstrap resamples of the seeds for the shaded band of each curve (the figures only)."""
+MISSING = "—"
+"""How report.md shows a number that does not exist (P(improvement) of the baseline itself)."""
+
+PathLike = Union[str, os.PathLike]
+Group = Tuple[str, str, str]
+"""(task, strategy, backbone)."""
+
+
+def format_interval(point, low, high, digits: int) -> str:
+    """``point [low, high]`` with ``digits`` decimals, e.g. ``0.70 [0.61, 0.82]``; ``—`` when
+    the point is missing (None, empty or NaN)."""
+    if _missing(point):
+        return MISSING
+    bounds = ", ".join("nan" if _missing(x) else f"{float(x):.{digits}f}" for x in (low, high))
+    return f"{float(point):.{digits}f} [{bounds}]"
+
+
+def iqm_band(values, reps: int = CURVE_REPS, seed: int = 0,
+             level: float = 0.95) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``values`` (seeds × evaluation steps, NaN where a seed has no evaluation):
+    the IQM over seeds (scipy's 25%-trimmed mean) and a ``level`` percentile-bootstrap
+    interval from ``reps`` resamples of the seeds. Columns without any value stay NaN.
+
+    Vectorised over resamples and over the columns that share the same seeds present.
+    """
+    values = np.asarray(values, float)
+    if values.ndim != 2:
+        raise ValueError(f"values must be (seeds, steps), got shape {values.shape}")
+    rng = np.random.default_rng(seed)
+    point, low, high = (np.full(values.shape[1], np.nan) for _ in range(3))
+    present = ~np.isnan(values)
+    masks, column_mask = np.unique(present.T, axis=0, return_inverse=True)
+    tail = 100 * (1 - level) / 2
+    for index, mask in enumerate(masks):
+        columns = np.flatnonzero(column_mask.reshape(-1) == index)
+        seeds_present = values[mask][:, columns]  # (n, k)
+        n = seeds_present.shape[0]
+        if n == 0:
+            continue
+        point[columns] = scipy_stats.trim_mean(seeds_present, 0.25, axis=0)
+        resampled = seeds_present[rng.integers(0, n, size=(reps, n))]  # (reps, n, k)
+        boot = scipy_stats.trim_mean(resampled, 0.25, axis=1)
+        low[columns], high[columns] = np.percentile(boot, [tail, 100 - tail], axis=0)
+    return point, low, high
+
+
+def write_report(out_dir: PathLike, reps: int = 10_000, seed: int = 0) -> Dict[str, object]:
+    """Write ``summary.csv``, ``report.md`` and ``figures/*.png`` from ``<out_dir>/results.csv``.
+
+    ``reps`` bootstrap resamples for the tables' intervals (rliable) and ``seed`` for them and
+    for the curves' bands. Returns ``{"summary": path, "report": path, "figures": [paths]}``.
+    """
+    out_dir = Path(out_dir)
+    rows = _read_rows(out_dir / "results.csv")
+    trials = _read_trials(out_dir / "trials.json")
+    pyplot = _pyplot()  # before the bootstrap: a missing extra fails in a second, not a minute
+    summary = results.summarize(rows, reps=reps, seed=seed)
+
+    summary_path = out_dir / "summary.csv"
+    _write_summary(summary_path, summary)
+    figure_dir = out_dir / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    colors = _colors(rows)
+    figures = [
+        _learning_curves(pyplot, figure_dir / FIGURES[0], rows, colors, seed),
+        _catastrophes(pyplot, figure_dir / FIGURES[1], rows, colors, seed),
+        _iqm_bars(pyplot, figure_dir / FIGURES[2], summary, colors),
+    ]
+    report_path = out_dir / "report.md"
+    _write_atomic(report_path, lambda handle: handle.write(_markdown(summary, rows, trials, reps)))
+    return {"summary": summary_path, "report": report_path, "figures": figures}
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+def _missing(value) -> bool:
+    if value is None or value == "":
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def _read_rows(path: Path) -> List[Dict[str, object]]:
+    if not path.is_file():
+        raise GuidedRLError(f"no results to report: {path} does not exist (run the benchmark first)")
+    try:
+        rows = results.read_results(path)
+    except (KeyError, ValueError) as error:
+        raise GuidedRLError(f"{path} is not a results.csv with columns {', '.join(results.RESULT_COLUMNS)} "
+                            f"({type(error).__name__}: {error})") from None
+    if not rows:
+        raise GuidedRLError(f"no results to report: {path} has no rows")
+    return rows
+
+
+def _read_trials(path: Path) -> Optional[Mapping[str, object]]:
+    if not path.is_file():
+        return None
+    try:
+        trials = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise GuidedRLError(f"{path} is not valid JSON: {error}") from None
+    if (not isinstance(trials, dict) or not isinstance(trials.get("trials"), list)
+            or not all(isinstance(trial, dict) for trial in trials["trials"])):
+        raise GuidedRLError(f"{path} must be an object with a \"trials\" list of objects "
+                            f"(suite, command, wall_time, trials), got {str(trials)[:200]}")
+    return trials
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise GuidedRLError(f"the report's figures need matplotlib: pip install -e \".[stats]\" ({error})") from None
+    matplotlib.use("Agg")  # files only: never open a window, work without a display
+    from matplotlib import pyplot
+    return pyplot
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+def _write_atomic(path: Path, write, mode: str = "w") -> None:
+    """Write through ``write(handle)`` to a temporary file, then move it over ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, mode, **({"newline": ""} if "b" not in mode else {})) as handle:
+        write(handle)
+    os.replace(tmp, path)
+
+
+def _csv_value(value) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))  # shortest string that reads back to the same float
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return value
+
+
+def _write_summary(path: Path, summary: Sequence[Mapping[str, object]]) -> None:
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS, extrasaction="raise")
+        writer.writeheader()
+        for row in summary:
+            writer.writerow({name: _csv_value(row.get(name)) for name in SUMMARY_COLUMNS})
+    _write_atomic(path, write)
+
+
+def _save_figure(pyplot, figure, path: Path) -> Path:
+    try:
+        _write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight"), mode="wb")
+    finally:
+        pyplot.close(figure)
+    return path
+
+
+# --- report.md --------------------------------------------------------------------------------
+
+def _order(strategy: str, backbone: str) -> Tuple:
+    """Within a task: by backbone, the baseline first, then the strategies alphabetically."""
+    return backbone, strategy != results.BASELINE, strategy
+
+
+def _row_order(row: Mapping[str, object]) -> Tuple:
+    return _order(row["strategy"], row["backbone"])
+
+
+def _wall_time(seconds) -> str:
+    if _missing(seconds):
+        return "unknown"
+    total = int(round(float(seconds)))
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def _first_line(error) -> str:
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    return lines[0] if lines else "(no error message recorded)"
+
+
+def _markdown(summary, rows, trials, reps: int) -> str:
+    baseline = results.BASELINE
+    runs = {tuple(row[k] for k in results.KEYS) for row in rows}
+    lines = ["# GuidedRL benchmark report", ""]
+    if trials is not None:
+        statuses = Counter(str(trial.get("status")) for trial in trials["trials"])
+        counts = [f"{statuses.pop(status, 0)} {status}" for status in ("finished", "crashed", "pending")]
+        counts += [f"{count} {status}" for status, count in sorted(statuses.items())]
+        lines += [f"- Suite: `{trials.get('suite')}`",
+                  f"- Command: `{trials.get('command')}`",
+                  f"- Trials: {', '.join(counts)}",
+                  f"- Wall time: {_wall_time(trials.get('wall_time'))}",
+                  ""]
+    lines += [
+        f"{len(runs)} runs ({len(rows)} evaluations) from results.csv. Each number is the "
+        f"interquartile mean (IQM) over seeds of a (task, strategy, backbone), with its 95% "
+        f"stratified-bootstrap interval from rliable ({reps} resamples). AUC is the area under "
+        f"the evaluation-return curve over the budget, normalised per task by the lowest and "
+        f"highest evaluation return in this table (so it changes when runs are added). Final "
+        f"return is the mean of the evaluations in the last 10% of the budget. Training "
+        f"catastrophes are counted over the whole run. P(improvement) is the probability that a "
+        f"run of the strategy has a higher AUC than a run of `{baseline}` on the same task and "
+        f"backbone (ties count half).",
+        "",
+    ]
+    by_task: Dict[str, List[Mapping[str, object]]] = defaultdict(list)
+    for row in summary:
+        by_task[row["task"]].append(row)
+    header = ("| strategy | backbone | seeds | AUC IQM [95% CI] | final return IQM [95% CI] "
+              f"| training catastrophes IQM [95% CI] | P(improvement over {baseline}) [95% CI] |")
+    for task in sorted(by_task):
+        lines += [f"## {task}", "", header, "|---|---|--:|--:|--:|--:|--:|"]
+        for row in sorted(by_task[task], key=_row_order):
+            cells = [row["strategy"], row["backbone"], str(row["seeds"]),
+                     format_interval(row["auc_iqm"], row["auc_low"], row["auc_high"], 2),
+                     format_interval(row["final_return_iqm"], row["final_return_low"], row["final_return_high"], 1),
+                     format_interval(row["train_catastrophes_iqm"], row["train_catastrophes_low"],
+                                     row["train_catastrophes_high"], 1),
+                     format_interval(row.get("p_improvement"), row.get("p_improvement_low"),
+                                     row.get("p_improvement_high"), 2)]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Figures", "",
+              "Learning curves: IQM over seeds of the evaluation return at each evaluation, shaded: "
+              f"95% percentile-bootstrap interval over seeds ({CURVE_REPS} resamples).", "",
+              "![learning curves](figures/learning_curves.png)", "",
+              "![training catastrophes](figures/catastrophes.png)", "",
+              "![IQM of AUC and final return](figures/iqm_bars.png)", ""]
+    if trials is not None:
+        crashed = [trial for trial in trials["trials"] if trial.get("status") == "crashed"]
+        lines += ["## Crashed trials", ""]
+        lines += [f"- `{trial.get('id')}`: {_first_line(trial.get('error'))}" for trial in crashed] or ["none"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+def _colors(rows) -> Dict[str, object]:
+    """One color per strategy, the same in every figure (the baseline first)."""
+    strategies = sorted({row["strategy"] for row in rows}, key=lambda s: (s != results.BASELINE, s))
+    palette = [f"C{i}" for i in range(10)]
+    return {strategy: palette[i % len(palette)] for i, strategy in enumerate(strategies)}
+
+
+def _style(strategy: str, backbone: str, colors, backbones: Sequence[str]) -> Dict[str, object]:
+    linestyles = ("-", "--", ":", "-.")
+    return {"color": colors[strategy], "linestyle": linestyles[list(backbones).index(backbone) % len(linestyles)]}
+
+
+def _group_curves(rows, metric: str) -> Dict[Group, Tuple[np.ndarray, np.ndarray]]:
+    """Per (task, strategy, backbone): the evaluation steps and a seeds × steps matrix of
+    ``metric`` (NaN where a seed has no value at a step)."""
+    by_group: Dict[Group, Dict[int, Dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        by_group[row["task"], row["strategy"], row["backbone"]][row["seed"]][row["step"]] = float(row[metric])
+    curves = {}
+    for group, by_seed in by_group.items():
+        steps = np.array(sorted({step for values in by_seed.values() for step in values}))
+        matrix = np.array([[values.get(step, np.nan) for step in steps] for _, values in sorted(by_seed.items())])
+        curves[group] = (steps, matrix)
+    return curves
+
+
+def _grid(pyplot, count: int, columns: int = 3):
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    figure, axes = pyplot.subplots(rows, columns, figsize=(max(7.5, 5 * columns), 3.6 * rows), squeeze=False)
+    for ax in axes.reshape(-1)[count:]:
+        ax.set_visible(False)
+    return figure, axes.reshape(-1)[:count]
+
+
+def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: str, title: str) -> Path:
+    backbones = sorted({backbone for _, _, backbone in curves})
+    figure, axes = _grid(pyplot, max(1, len(tasks)))
+    legend: Dict[str, object] = {}
+    for ax, task in zip(axes, tasks):
+        for (group_task, strategy, backbone), (steps, matrix) in sorted(
+                curves.items(), key=lambda item: _order(*item[0][1:])):
+            if group_task != task:
+                continue
+            point, low, high = iqm_band(matrix, seed=seed)
+            style = _style(strategy, backbone, colors, backbones)
+            (line,) = ax.plot(steps, point, label=f"{strategy} ({backbone})", **style)
+            ax.fill_between(steps, low, high, color=style["color"], alpha=0.2, linewidth=0)
+            legend.setdefault(line.get_label(), line)
+        ax.set_title(task)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    if not tasks:
+        axes[0].set_axis_off()
+        axes[0].text(0.5, 0.5, "no catastrophes in these runs", ha="center", va="center",
+                     transform=axes[0].transAxes)
+    if legend:
+        figure.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(4, len(legend)),
+                      frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0.08 if legend else 0, 1, 0.95))
+    return _save_figure(pyplot, figure, path)
+
+
+def _learning_curves(pyplot, path: Path, rows, colors, seed: int) -> Path:
+    curves = _group_curves(rows, "eval_return")
+    tasks = sorted({task for task, _, _ in curves})
+    return _curve_figure(pyplot, path, curves, tasks, colors, seed, "evaluation return",
+                         "Evaluation return: IQM over seeds, 95% bootstrap band")
+
+
+def _catastrophes(pyplot, path: Path, rows, colors, seed: int) -> Path:
+    curves = _group_curves(rows, "train_catastrophes")
+    tasks = sorted({task for (task, _, _), (_, matrix) in curves.items() if np.nansum(np.abs(matrix)) > 0})
+    curves = {group: curve for group, curve in curves.items() if group[0] in tasks}
+    return _curve_figure(pyplot, path, curves, tasks, colors, seed, "cumulative training catastrophes",
+                         "Training catastrophes: IQM over seeds, 95% bootstrap band")
+
+
+def _iqm_bars(pyplot, path: Path, summary, colors) -> Path:
+    by_task: Dict[str, List[Mapping[str, object]]] = defaultdict(list)
+    for row in summary:
+        by_task[row["task"]].append(row)
+    tasks = sorted(by_task)
+    height = max(len(rs) for rs in by_task.values())
+    figure, axes = pyplot.subplots(2, len(tasks), figsize=(max(7.5, 4.5 * len(tasks)), 2 * (1.2 + 0.35 * height)),
+                                   squeeze=False)
+    for column, task in enumerate(tasks):
+        task_rows = sorted(by_task[task], key=_row_order)
+        labels = [f"{row['strategy']} ({row['backbone']})" for row in task_rows]
+        positions = np.arange(len(task_rows))[::-1]  # the first row on top
+        for ax, metric, xlabel in ((axes[0, column], "auc", "AUC (normalised) IQM"),
+                                   (axes[1, column], "final_return", "final return IQM")):
+            point = np.array([float(row[f"{metric}_iqm"]) for row in task_rows])
+            low = np.array([float(row[f"{metric}_low"]) for row in task_rows])
+            high = np.array([float(row[f"{metric}_high"]) for row in task_rows])
+            # a point outside its own percentile interval (possible with few seeds) draws no bar end
+            errors = np.nan_to_num(np.clip(np.stack([point - low, high - point]), 0, None))
+            ax.barh(positions, np.nan_to_num(point), xerr=errors, capsize=3,
+                    color=[colors[row["strategy"]] for row in task_rows], alpha=0.8)
+            ax.set_yticks(positions, labels)
+            ax.set_xlabel(xlabel)
+            ax.grid(axis="x", alpha=0.3)
+        axes[0, column].set_title(task)
+    figure.suptitle("IQM over seeds with 95% stratified-bootstrap intervals (rliable)")
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
+    return _save_figure(pyplot, figure, path)

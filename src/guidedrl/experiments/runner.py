@@ -1,0 +1,261 @@
+"""Run a suite's trials on Ray Tune and collect what they logged.
+
+Each trial is one Tune trial of a function trainable that trains with guidedrl's own loop
+and reports every evaluation row to Tune as it goes. A trial asks Ray for one CPU and runs
+XLA on one thread, so the trials never oversubscribe the cores. Everything lives under one
+absolute output directory::
+
+    OUT/runs/<trial id>/        the run (config.json, metrics.csv, checkpoint/, done.json)
+    OUT/ray/                    Ray Tune's own experiment records
+    OUT/trials.json             every trial's status (finished / crashed / pending) and error
+    OUT/results.csv             tidy rows of every finished trial (experiments.results)
+    OUT/summary.csv, report.md, figures/   (experiments.report)
+
+Re-running the same suite into the same OUT skips the finished trials (``done.json``), resumes
+an interrupted one from its last checkpoint, and retries crashed ones. A trial that crashes is
+recorded with its error; the others go on. With ``address`` the trials run on an existing Ray
+cluster, whose nodes must all see OUT at the same path (shared storage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from guidedrl.errors import GuidedRLError
+from guidedrl.experiments import results as results_mod
+from guidedrl.experiments.suites import Trial
+
+DONE = "done.json"
+WORKER_ENV = {
+    # one XLA thread per trial: Ray gives each trial one CPU
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MUJOCO_GL": "disable",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+}
+
+
+def _ray():
+    try:
+        import ray
+        from ray import tune
+    except ImportError as error:
+        raise GuidedRLError(
+            f"guidedrl bench runs its trials on Ray Tune: pip install -e \".[ray]\" ({error})"
+        ) from None
+    return ray, tune
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+def is_finished(runs: Path, trial: Trial) -> bool:
+    return (runs / trial.id / DONE).exists()
+
+
+# -- the trainable (runs on a Ray worker) ----------------------------------------------------
+
+
+def train_trial(params: Dict) -> None:
+    """Ray Tune function trainable: train one trial into ``params["runs"]/<id>``, reporting
+    each evaluation row; resume from its checkpoint if an earlier attempt was interrupted."""
+    from ray import tune
+
+    from guidedrl.config import Config
+    from guidedrl.training.loop import train
+
+    trial = Trial.from_dict(params["trial"])
+    run_dir = Path(params["runs"]) / trial.id
+    if (run_dir / DONE).exists():
+        return
+    config = trial.config(str(run_dir))
+    if (run_dir / "checkpoint").exists():
+        config = Config(resume=str(run_dir), progress=False)
+    elif run_dir.exists():  # an attempt that died before its first checkpoint: start again
+        shutil.rmtree(run_dir)
+
+    def report(row, run) -> None:
+        tune.report({**{k: v for k, v in row.items() if isinstance(v, (int, float))}, "trial": trial.id})
+
+    run = train(config, on_evaluation=report)
+    last = run.history[-1] if run.history else {}
+    _write_json(run_dir / DONE, {"trial": trial.to_dict(), "final": last})
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+def _error_line(error: BaseException) -> str:
+    """The last 'SomeError: message' line of a (Ray-wrapped) error."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Interrupt")) and " " not in head:
+            return line
+    return lines[-1] if lines else type(error).__name__
+
+
+def _progress_callback(tune, trials: Sequence[Trial], show: bool):
+    """A Tune callback keeping a progress bar of environment steps over the whole grid."""
+    total = sum(t.steps for t in trials)
+
+    class Progress(tune.Callback):
+        def __init__(self):
+            self.done: Dict[str, int] = {}
+            self.bar = self.task = None
+            self.finished = self.crashed = 0
+
+        def __getstate__(self):  # Tune pickles its callbacks; the bar stays in the driver
+            return {**self.__dict__, "bar": None, "task": None}
+
+        def setup(self, **info):
+            if show and self.bar is None:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
+                from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+                self.bar = RichProgress(TextColumn("[bold]bench[/] {task.fields[state]}"), BarColumn(),
+                                        MofNCompleteColumn(), TextColumn("env steps"), TimeElapsedColumn(),
+                                        TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+                self.task = self.bar.add_task("bench", total=total, state="")
+                self.bar.start()
+
+        def _update(self):
+            if self.bar is not None:
+                self.bar.update(self.task, completed=sum(self.done.values()),
+                                state=f"{self.finished}/{len(trials)} trials done, {self.crashed} crashed")
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if "step" in result and "trial" in result:
+                self.done[result["trial"]] = int(result["step"])
+                self._update()
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.finished += 1
+            self._update()
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self.crashed += 1
+            self._update()
+            if self.bar is not None:
+                self.bar.console.print(f"[red]trial crashed[/]: {trial.config['trial']['task']} "
+                                       f"{trial.config['trial']['strategy']} seed {trial.config['trial']['seed']}")
+
+        def stop(self):
+            if self.bar is not None:
+                self.bar.stop()
+
+    return Progress()
+
+
+def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Optional[str] = None,
+              address: Optional[str] = None, progress: bool = True, report: bool = True) -> Dict:
+    """Run the unfinished ``trials`` on Ray Tune into ``out``; write trials.json, results.csv and
+    (``report``) the report. Returns the trials.json record."""
+    ray, tune = _ray()
+    out = Path(out).resolve()
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    ids = [t.id for t in trials]
+    if len(set(ids)) != len(ids):
+        raise GuidedRLError("two trials of the suite share an id")
+    record_path = out / "trials.json"
+    previous = json.loads(record_path.read_text()) if record_path.exists() else {}
+    todo = [t for t in trials if not is_finished(runs, t)]
+    skipped = len(trials) - len(todo)
+    say = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
+    say(f"guidedrl bench: {len(trials)} trials in {out}; {skipped} already finished (skipped), "
+        f"{len(todo)} to run")
+
+    errors: Dict[str, str] = {}
+    started = time.time()
+    if todo:
+        started_ray = not ray.is_initialized()
+        if started_ray:
+            env_vars = dict(WORKER_ENV)
+            # compiled XLA programs persist on disk, so a trial's worker reuses its predecessors'
+            env_vars["JAX_COMPILATION_CACHE_DIR"] = str(out / "jax-cache")
+            env_vars["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+            if os.environ.get("MUJOCO_GL"):
+                env_vars["MUJOCO_GL"] = os.environ["MUJOCO_GL"]
+            init = dict(include_dashboard=False, log_to_driver=False, configure_logging=False,
+                        runtime_env={"env_vars": env_vars})
+            with warnings.catch_warnings():  # JAX warns about os.fork when Ray starts its processes
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if address:
+                    ray.init(address=address, **init)
+                else:
+                    ray.init(num_cpus=os.cpu_count() or 1, **init)
+        callback = _progress_callback(tune, todo, progress)
+        tuner = tune.Tuner(
+            tune.with_resources(train_trial, {"cpu": 1}),
+            param_space={"trial": tune.grid_search([t.to_dict() for t in todo]), "runs": str(runs)},
+            tune_config=tune.TuneConfig(reuse_actors=True,
+                                        trial_dirname_creator=lambda trial: trial.config["trial"]["task"]
+                                        + "__" + Trial.from_dict(trial.config["trial"]).id.split("__", 1)[1]),
+            run_config=tune.RunConfig(
+                name=f"{suite}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(out / "ray"), verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False), callbacks=[callback],
+            ),
+        )
+        try:
+            grid = tuner.fit()
+        finally:
+            callback.stop()
+            if started_ray:
+                ray.shutdown()
+        for result in grid:
+            if result.error is not None:
+                errors[Trial.from_dict(result.config["trial"]).id] = _error_line(result.error)
+
+    wall = time.time() - started
+    statuses = []
+    for trial in trials:
+        status = "finished" if is_finished(runs, trial) else ("crashed" if trial.id in errors else "pending")
+        statuses.append({"id": trial.id, "task": trial.task, "strategy": trial.strategy,
+                         "backbone": trial.backbone, "seed": trial.seed, "steps": trial.steps,
+                         "status": status, "error": errors.get(trial.id)})
+    invocations = list(previous.get("invocations", [])) + [
+        {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)), "wall_time": wall,
+         "trials_run": len(todo), "command": command}]
+    record = {"suite": suite, "command": command, "wall_time": sum(i["wall_time"] for i in invocations),
+              "invocations": invocations, "trials": statuses}
+    _write_json(record_path, record)
+    rows = collect(out, trials)
+    if rows:
+        results_mod.write_results(out / "results.csv", rows)
+        if report:
+            from guidedrl.experiments.report import write_report
+
+            write_report(out)
+    counts = {s: sum(1 for t in statuses if t["status"] == s) for s in ("finished", "crashed", "pending")}
+    say(f"guidedrl bench: {counts['finished']} finished, {counts['crashed']} crashed, {counts['pending']} "
+        f"pending; {wall:.0f} s this run")
+    for item in statuses:
+        if item["status"] == "crashed":
+            say(f"  crashed: {item['id']}: {item['error']}")
+    return record
+
+
+def collect(out, trials: Sequence[Trial]) -> List[Dict]:
+    """Tidy result rows of every finished trial, in the suite's order."""
+    from guidedrl.training.logging import read_metrics
+
+    runs = Path(out).resolve() / "runs"
+    rows: List[Dict] = []
+    for trial in trials:
+        if is_finished(runs, trial):
+            rows += results_mod.run_rows(read_metrics(runs / trial.id), trial.task, trial.strategy,
+                                         trial.backbone, trial.seed)
+    return rows

@@ -1,0 +1,218 @@
+"""summary.csv, report.md and the figures against recomputation from the same results.csv."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from guidedrl.errors import GuidedRLError
+from guidedrl.experiments import report, results
+
+REPS = 500
+STEPS = [0, 1000, 2000, 3000]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+GLOBAL_SEED = 1234
+"""rliable 1.2's bootstraps draw their indices from the global ``np.random`` (their
+``update_indices`` call ``np.random.choice``), not from the ``random_state`` stats.py passes:
+the tests seed it before each summary they compare, so equal numbers mean equal computations."""
+
+
+def _hand_made_rows(catastrophes_on_cliff=True):
+    """Two tasks, none and pag on sac, 4 seeds; only task "Cliff" has training catastrophes."""
+    rows = []
+    curves = {  # (task, strategy, seed): eval returns
+        ("Cliff", "none", 0): [-10, -8, -6, -4], ("Cliff", "none", 1): [-10, -9, -8, -7],
+        ("Cliff", "none", 2): [-10, -10, -9, -9], ("Cliff", "none", 3): [-9, -8, -8, -6],
+        ("Cliff", "pag", 0): [-6, -4, -2, 0], ("Cliff", "pag", 1): [-5, -3, -2, -1],
+        ("Cliff", "pag", 2): [-10, -5, -1, -1], ("Cliff", "pag", 3): [-7, -6, -3, -2],
+        ("Reach", "none", 0): [0, 10, 20, 30], ("Reach", "none", 1): [0, 5, 15, 40],
+        ("Reach", "none", 2): [5, 10, 10, 20], ("Reach", "none", 3): [0, 0, 10, 25],
+        ("Reach", "pag", 0): [0, 30, 60, 90], ("Reach", "pag", 1): [10, 20, 40, 100],
+        ("Reach", "pag", 2): [0, 5, 30, 20], ("Reach", "pag", 3): [5, 40, 50, 80],
+    }
+    total_catastrophes = {"none": [5, 7, 9, 4], "pag": [0, 1, 0, 2]}
+    for (task, strategy, seed), returns in curves.items():
+        total = total_catastrophes[strategy][seed] if task == "Cliff" and catastrophes_on_cliff else 0
+        metrics = [{"step": step, "eval_return": value, "train_catastrophes": total * i // 3}
+                   for i, (step, value) in enumerate(zip(STEPS, returns))]
+        rows += results.run_rows(metrics, task, strategy, "sac", seed)
+    return rows
+
+
+def _trials(statuses_errors):
+    return {"suite": "smoke", "command": "guidedrl bench --suite smoke", "wall_time": 3725.6,
+            "trials": [{"id": f"trial-{i}", "task": "Cliff", "strategy": "pag", "backbone": "sac", "seed": i,
+                        "status": status, "error": error} for i, (status, error) in enumerate(statuses_errors)]}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("bench")
+    results.write_results(out_dir / "results.csv", _hand_made_rows())
+    (out_dir / "trials.json").write_text(json.dumps(_trials([
+        ("finished", None), ("crashed", "ValueError: guide returned NaN\nTraceback (most recent call last):"),
+        ("finished", None), ("pending", None)])))
+    np.random.seed(GLOBAL_SEED)
+    paths = report.write_report(out_dir, reps=REPS, seed=0)
+    return out_dir, paths
+
+
+def _read_summary(path):
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        return reader.fieldnames, list(reader)
+
+
+def _table_row(markdown, task, strategy, backbone="sac"):
+    section = markdown.split(f"## {task}\n", 1)[1].split("\n## ", 1)[0]
+    matches = [line for line in section.splitlines() if line.startswith(f"| {strategy} | {backbone} |")]
+    assert len(matches) == 1, section
+    return matches[0]
+
+
+def test_summary_csv_equals_recomputed_summary(written):
+    out_dir, paths = written
+    assert paths["summary"] == out_dir / "summary.csv"
+    fieldnames, rows = _read_summary(paths["summary"])
+    assert tuple(fieldnames) == report.SUMMARY_COLUMNS
+    np.random.seed(GLOBAL_SEED)
+    expected = results.summarize(results.read_results(out_dir / "results.csv"), reps=REPS, seed=0)
+    assert [(r["task"], r["strategy"], r["backbone"]) for r in rows] == [
+        ("Cliff", "none", "sac"), ("Cliff", "pag", "sac"), ("Reach", "none", "sac"), ("Reach", "pag", "sac")]
+    assert len(rows) == len(expected)
+    for row, want in zip(rows, expected):
+        assert (row["task"], row["strategy"], row["backbone"], int(row["seeds"])) == \
+               (want["task"], want["strategy"], want["backbone"], want["seeds"]) and want["seeds"] == 4
+        for name in report.SUMMARY_COLUMNS[4:]:
+            if name not in want:
+                assert row[name] == "", (name, row)
+            else:  # exact: repr round-trips a float
+                assert float(row[name]) == want[name], (name, row[name], want[name])
+    pag_cliff = rows[1]
+    assert float(pag_cliff["p_improvement"]) == 1.0  # every pag run's AUC beats every none run's
+    assert rows[0]["p_improvement"] == rows[0]["p_improvement_low"] == ""
+
+
+def test_report_md_tables_hold_the_summary_numbers(written):
+    out_dir, paths = written
+    markdown = paths["report"].read_text()
+    _, rows = _read_summary(paths["summary"])
+    summary = {(r["task"], r["strategy"]): r for r in rows}
+    assert markdown.startswith("# ")
+    assert "## Cliff\n" in markdown and "## Reach\n" in markdown
+    assert f"{REPS} resamples" in markdown
+    row = summary["Reach", "pag"]
+    auc = report.format_interval(float(row["auc_iqm"]), float(row["auc_low"]), float(row["auc_high"]), 2)
+    final = report.format_interval(float(row["final_return_iqm"]), float(row["final_return_low"]),
+                                   float(row["final_return_high"]), 1)
+    improvement = report.format_interval(float(row["p_improvement"]), float(row["p_improvement_low"]),
+                                         float(row["p_improvement_high"]), 2)
+    line = _table_row(markdown, "Reach", "pag")
+    assert line.strip("| ").split(" | ")[2:] == ["4", auc, final, "0.0 [0.0, 0.0]", improvement]
+    # the baseline has no P(improvement) over itself; its catastrophes on Cliff are 4..9
+    baseline = _table_row(markdown, "Cliff", "none")
+    assert baseline.endswith(f"| {report.MISSING} |")
+    cliff = summary["Cliff", "none"]
+    assert report.format_interval(float(cliff["train_catastrophes_iqm"]), float(cliff["train_catastrophes_low"]),
+                                  float(cliff["train_catastrophes_high"]), 1) in baseline
+    for name in report.FIGURES:
+        assert f"](figures/{name})" in markdown
+
+
+def test_report_md_lists_trials_and_crashes(written):
+    _, paths = written
+    markdown = paths["report"].read_text()
+    head = markdown.split("## ", 1)[0]
+    assert "`smoke`" in head and "`guidedrl bench --suite smoke`" in head
+    assert "2 finished, 1 crashed, 1 pending" in head
+    assert "1:02:06" in head  # 3725.6 s
+    crashed = markdown.split("## Crashed trials\n", 1)[1]
+    assert "- `trial-1`: ValueError: guide returned NaN\n" in crashed
+    assert "Traceback" not in crashed and "trial-0" not in crashed
+
+
+def test_figures_are_png_files(written):
+    out_dir, paths = written
+    assert paths["figures"] == [out_dir / "figures" / name for name in report.FIGURES]
+    for path in paths["figures"]:
+        data = path.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 10_000, (path, len(data))
+    assert not list(out_dir.rglob("*.tmp"))
+
+
+def test_figures_show_the_tasks_they_should(tmp_path, monkeypatch):
+    """Catastrophe panels only for tasks with catastrophes, and a note when there are none."""
+    from matplotlib.figure import Figure
+    seen = {}
+    original = Figure.savefig
+
+    def recording_savefig(figure, handle, *args, **kwargs):
+        name = handle.name.rsplit("/", 1)[-1].removesuffix(".tmp")
+        seen[name] = ([ax.get_title() for ax in figure.axes if ax.get_visible() and ax.get_title()],
+                      [text.get_text() for ax in figure.axes for text in ax.texts],
+                      [len(ax.lines) for ax in figure.axes if ax.get_visible()])
+        return original(figure, handle, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    for catastrophes, catastrophe_titles in ((True, ["Cliff"]), (False, [])):
+        out_dir = tmp_path / str(catastrophes)
+        out_dir.mkdir()
+        results.write_results(out_dir / "results.csv", _hand_made_rows(catastrophes_on_cliff=catastrophes))
+        report.write_report(out_dir, reps=50)
+        titles, texts, lines = seen["learning_curves.png"]
+        assert titles == ["Cliff", "Reach"] and lines == [2, 2]  # one line per (strategy, backbone)
+        titles, texts, _ = seen["catastrophes.png"]
+        assert titles == catastrophe_titles
+        assert ("no catastrophes in these runs" in texts) == (not catastrophes)
+        assert seen["iqm_bars.png"][0] == ["Cliff", "Reach"]
+        markdown = (out_dir / "report.md").read_text()
+        assert "Crashed trials" not in markdown and "Suite" not in markdown  # no trials.json
+
+
+def test_no_crash_is_listed_as_none(tmp_path):
+    results.write_results(tmp_path / "results.csv", _hand_made_rows())
+    (tmp_path / "trials.json").write_text(json.dumps({**_trials([("finished", None)]), "wall_time": None}))
+    markdown = report.write_report(tmp_path, reps=50)["report"].read_text()
+    assert "1 finished, 0 crashed, 0 pending" in markdown and "Wall time: unknown" in markdown
+    assert markdown.split("## Crashed trials\n", 1)[1].strip() == "none"
+
+
+def test_missing_or_empty_results_name_the_path(tmp_path):
+    with pytest.raises(GuidedRLError, match="results.csv does not exist") as error:
+        report.write_report(tmp_path, reps=50)
+    assert str(tmp_path / "results.csv") in str(error.value)
+    results.write_results(tmp_path / "results.csv", [])
+    with pytest.raises(GuidedRLError, match="has no rows") as error:
+        report.write_report(tmp_path, reps=50)
+    assert str(tmp_path / "results.csv") in str(error.value)
+    assert not (tmp_path / "summary.csv").exists() and not (tmp_path / "report.md").exists()
+
+
+def test_format_interval():
+    assert report.format_interval(0.70449, 0.6, 0.81234, 2) == "0.70 [0.60, 0.81]"
+    assert report.format_interval(-4.25, -7.04, -1.96, 1) == "-4.2 [-7.0, -2.0]"
+    assert report.format_interval(3, 1, 5, 1) == "3.0 [1.0, 5.0]"
+    for missing in (None, "", math.nan):
+        assert report.format_interval(missing, missing, missing, 2) == report.MISSING
+
+
+def test_iqm_band_exact_and_missing_values():
+    values = np.array([[0.0, 1.0, 5.0], [2.0, 1.0, np.nan], [4.0, 1.0, 7.0], [100.0, 1.0, np.nan]])
+    point, low, high = report.iqm_band(values, reps=400, seed=3)
+    # column 0: the middle two of (0, 2, 4, 100) -> 3; column 1: all equal -> no spread
+    assert point[0] == pytest.approx(3.0) and point[1] == 1.0 and low[1] == high[1] == 1.0
+    assert point[2] == pytest.approx(6.0)  # the two seeds present
+    assert 0.0 <= low[0] < point[0] < high[0] <= 100.0 and 5.0 <= low[2] < high[2] <= 7.0
+    again = report.iqm_band(values, reps=400, seed=3)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip((point, low, high), again))
+    assert np.isnan(report.iqm_band(np.array([[np.nan], [np.nan]]))[0]).all()
+    # without missing values the band is the percentile bootstrap of scipy's trim_mean over
+    # one set of resampled seed indices
+    full = values[:, :2]
+    _, low, high = report.iqm_band(full, reps=400, seed=3)
+    boot = scipy_stats.trim_mean(full[np.random.default_rng(3).integers(0, 4, size=(400, 4))], 0.25, axis=1)
+    assert np.array_equal(low, np.percentile(boot, 2.5, axis=0))
+    assert np.array_equal(high, np.percentile(boot, 97.5, axis=0))

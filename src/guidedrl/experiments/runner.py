@@ -107,8 +107,9 @@ def _error_line(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
-def _progress_callback(tune, trials: Sequence[Trial], show: bool):
-    """A Tune callback keeping a progress bar of environment steps over the whole grid."""
+def _progress_callback(tune, trials: Sequence[Trial], show: bool, save, errors: Dict[str, str]):
+    """A Tune callback keeping a progress bar of environment steps over the whole grid, and
+    trials.json up to date (``save``) as trials finish or crash (``errors``)."""
     total = sum(t.steps for t in trials)
 
     class Progress(tune.Callback):
@@ -118,7 +119,10 @@ def _progress_callback(tune, trials: Sequence[Trial], show: bool):
             self.finished = self.crashed = 0
 
         def __getstate__(self):  # Tune pickles its callbacks; the bar stays in the driver
-            return {**self.__dict__, "bar": None, "task": None}
+            return {k: v for k, v in self.__dict__.items() if k not in ("bar", "task")}
+
+        def __setstate__(self, state):
+            self.__dict__.update(state, bar=None, task=None)
 
         def setup(self, **info):
             if show and self.bar is None:
@@ -144,10 +148,13 @@ def _progress_callback(tune, trials: Sequence[Trial], show: bool):
         def on_trial_complete(self, iteration, trials, trial, **info):
             self.finished += 1
             self._update()
+            save()
 
         def on_trial_error(self, iteration, trials, trial, **info):
             self.crashed += 1
+            errors[Trial.from_dict(trial.config["trial"]).id] = "crashed (see the final record)"
             self._update()
+            save()
             if self.bar is not None:
                 self.bar.console.print(f"[red]trial crashed[/]: {trial.config['trial']['task']} "
                                        f"{trial.config['trial']['strategy']} seed {trial.config['trial']['seed']}")
@@ -180,6 +187,25 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
 
     errors: Dict[str, str] = {}
     started = time.time()
+
+    def write_record() -> Dict:
+        """trials.json as of now: written when the invocation starts, after every trial, and at
+        the end, so a killed invocation still leaves its statuses and wall time."""
+        statuses = []
+        for trial in trials:
+            status = "finished" if is_finished(runs, trial) else ("crashed" if trial.id in errors else "pending")
+            statuses.append({"id": trial.id, "task": trial.task, "strategy": trial.strategy,
+                             "backbone": trial.backbone, "seed": trial.seed, "steps": trial.steps,
+                             "status": status, "error": errors.get(trial.id)})
+        invocations = list(previous.get("invocations", [])) + [
+            {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+             "wall_time": time.time() - started, "trials_run": len(todo), "command": command}]
+        record = {"suite": suite, "command": command, "wall_time": sum(i["wall_time"] for i in invocations),
+                  "invocations": invocations, "trials": statuses}
+        _write_json(record_path, record)
+        return record
+
+    write_record()
     if todo:
         started_ray = not ray.is_initialized()
         if started_ray:
@@ -197,7 +223,7 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
                     ray.init(address=address, **init)
                 else:
                     ray.init(num_cpus=os.cpu_count() or 1, **init)
-        callback = _progress_callback(tune, todo, progress)
+        callback = _progress_callback(tune, todo, progress, write_record, errors)
         tuner = tune.Tuner(
             tune.with_resources(train_trial, {"cpu": 1}),
             param_space={"trial": tune.grid_search([t.to_dict() for t in todo]), "runs": str(runs)},
@@ -219,19 +245,9 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
             if result.error is not None:
                 errors[Trial.from_dict(result.config["trial"]).id] = _error_line(result.error)
 
-    wall = time.time() - started
-    statuses = []
-    for trial in trials:
-        status = "finished" if is_finished(runs, trial) else ("crashed" if trial.id in errors else "pending")
-        statuses.append({"id": trial.id, "task": trial.task, "strategy": trial.strategy,
-                         "backbone": trial.backbone, "seed": trial.seed, "steps": trial.steps,
-                         "status": status, "error": errors.get(trial.id)})
-    invocations = list(previous.get("invocations", [])) + [
-        {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)), "wall_time": wall,
-         "trials_run": len(todo), "command": command}]
-    record = {"suite": suite, "command": command, "wall_time": sum(i["wall_time"] for i in invocations),
-              "invocations": invocations, "trials": statuses}
-    _write_json(record_path, record)
+    record = write_record()
+    wall = record["invocations"][-1]["wall_time"]
+    statuses = record["trials"]
     rows = collect(out, trials)
     if rows:
         results_mod.write_results(out / "results.csv", rows)

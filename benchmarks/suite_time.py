@@ -1,0 +1,98 @@
+"""Wall time of a ``guidedrl bench`` suite, from what its output directory recorded.
+
+Reads ``OUT/trials.json`` (each invocation's wall time) and every run's ``metrics.csv``
+(its own training wall time, evaluations included), and writes a section of
+docs/PERFORMANCE.md: the invocations' total, the trials' summed run time per task and
+strategy, and — while trials are still pending — the time they would take at the median run
+time measured for the same (task, strategy, backbone), on the cores the suite ran on. The
+projection is labelled as one; it is replaced by the measured total once the suite is done.
+
+    python benchmarks/suite_time.py /work/bench/paper --cores 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import write_section  # noqa: E402
+
+
+def hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def run_seconds(run_dir: Path) -> float:
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return float(rows[-1]["wall_time"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the suite's output directory")
+    parser.add_argument("--cores", type=int, default=os.cpu_count(), help="trials run at once")
+    parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md")
+    parser.add_argument("--section", default="paper-suite-time")
+    args = parser.parse_args()
+
+    record = json.loads((args.out / "trials.json").read_text())
+    measured = defaultdict(list)
+    finished = pending = 0
+    pending_groups = defaultdict(int)
+    for trial in record["trials"]:
+        group = (trial["task"], trial["strategy"], trial["backbone"])
+        if trial["status"] == "finished":
+            finished += 1
+            measured[group].append(run_seconds(args.out / "runs" / trial["id"]))
+        else:
+            pending += 1
+            pending_groups[group] += 1
+    total_run = sum(sum(v) for v in measured.values())
+    rows = ["| task | strategy | backbone | finished runs | median run (s) | summed (s) |",
+            "|---|---|---|--:|--:|--:|"]
+    for (task, strategy, backbone), times in sorted(measured.items()):
+        rows.append(f"| {task} | {strategy} | {backbone} | {len(times)} | {statistics.median(times):.0f} | "
+                    f"{sum(times):.0f} |")
+    lines = ["\n".join(rows), "",
+             f"- Trials: {finished} finished, {pending} not yet run of {len(record['trials'])}.",
+             f"- Invocations of `{record['command']}`: " + ", ".join(
+                 f"{i['started']} for {hms(i['wall_time'])}" for i in record["invocations"])
+             + f"; total wall time {hms(record['wall_time'])}.",
+             f"- Finished runs' own time summed: {hms(total_run)} of one core each, i.e. {hms(total_run / args.cores)} "
+             f"on {args.cores} cores without start-up and scheduling gaps."]
+    if pending:
+        known = {g: statistics.median(t) for g, t in measured.items()}
+        by_task = defaultdict(list)
+        for (task, _, backbone), times in measured.items():
+            by_task[task, backbone] += times
+        projected, unknown = 0.0, 0
+        for group, count in pending_groups.items():
+            if group in known:
+                projected += known[group] * count
+            elif (group[0], group[2]) in by_task:
+                projected += statistics.median(by_task[group[0], group[2]]) * count
+            else:
+                unknown += count
+        lines.append(f"- Projection (not a measurement) for the {pending - unknown} pending runs whose task has "
+                     f"finished runs, at those runs' median time: {hms(projected)} of one core, "
+                     f"{hms(projected / args.cores)} on {args.cores} cores"
+                     + (f"; {unknown} pending runs are on tasks with no finished run yet." if unknown else "."))
+    meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+            "command": "python benchmarks/suite_time.py " + " ".join(sys.argv[1:]), "platform": platform.platform()}
+    write_section(args.doc, args.section, "\n".join(lines), meta, note="from the suite's trials.json and metrics.csv")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

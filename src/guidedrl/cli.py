@@ -64,7 +64,7 @@ class BenchArgs:
     address: Optional[str] = None
     """Join this Ray cluster (e.g. auto or host:6379) instead of starting a local Ray; OUT must be shared storage."""
     report: Optional[str] = None
-    """Only rebuild summary.csv, report.md and figures of this directory from its results.csv."""
+    """Only rebuild summary.csv, report.md and figures of this directory from its results.csv (in a bench output directory, first collect every finished run into results.csv, e.g. while the grid still runs)."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -72,7 +72,11 @@ class BenchArgs:
 def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
     if args.report is not None:
         from guidedrl.experiments.report import write_report
+        from guidedrl.experiments.runner import refresh_results
 
+        refreshed = refresh_results(args.report)
+        if refreshed is not None:
+            print(f"results.csv: {refreshed} finished runs collected from {Path(args.report) / 'runs'}")
         paths = write_report(args.report)
         print(f"wrote {paths['summary']}, {paths['report']} and {len(paths['figures'])} figures")
         return 0

@@ -91,6 +91,11 @@ def test_report_numbers_are_what_results_csv_gives(bench, tmp_path):
     assert cli.main(["bench", "--report", str(copy)]) == 0
     assert (copy / "summary.csv").read_text() == (out / "summary.csv").read_text()
     assert (copy / "report.md").exists() and (copy / "figures" / "learning_curves.png").exists()
+    # in the bench directory itself, --report first collects the finished runs into results.csv
+    before = (out / "results.csv").read_text()
+    (out / "results.csv").unlink()
+    assert cli.main(["bench", "--report", str(out)]) == 0
+    assert (out / "results.csv").read_text() == before
 
 
 def test_rerun_skips_finished_trials_and_retries_the_crashed_one(bench):

@@ -275,3 +275,20 @@ def collect(out, trials: Sequence[Trial]) -> List[Dict]:
             rows += results_mod.run_rows(read_metrics(runs / trial.id), trial.task, trial.strategy,
                                          trial.backbone, trial.seed)
     return rows
+
+
+def refresh_results(out) -> Optional[int]:
+    """In a bench output directory (``trials.json`` and ``runs/``), rewrite ``results.csv`` from
+    every run finished so far — e.g. while the grid still runs — and return how many runs it
+    holds; elsewhere (a directory holding only a results.csv) do nothing and return None."""
+    out = Path(out).resolve()
+    if not (out / "trials.json").exists() or not (out / "runs").is_dir():
+        return None
+    record = json.loads((out / "trials.json").read_text())
+    trials = [Trial(t["task"], t["strategy"], t["backbone"], t["seed"], t.get("steps", 0), t["strategy"])
+              for t in record["trials"]]
+    finished = [t for t in trials if t.id in {x["id"] for x in record["trials"]} and is_finished(out / "runs", t)]
+    rows = collect(out, finished)
+    if rows:
+        results_mod.write_results(out / "results.csv", rows)
+    return len(finished)

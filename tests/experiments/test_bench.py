@@ -113,6 +113,23 @@ def test_rerun_skips_finished_trials_and_retries_the_crashed_one(bench):
     assert record["invocations"][-1]["trials_run"] == 0
 
 
+def test_a_kept_results_csv_counts_its_runs_as_finished(bench, tmp_path):
+    """A results.csv kept without the run directories (e.g. in a repository) resumes the grid."""
+    out, trials, _ = bench
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    _, rows = _csv(out / "results.csv")
+    cut = [r for r in rows if not (r["strategy"] == "pag" and r["seed"] == "1" and int(r["step"]) > 1000)]
+    with open(kept / "results.csv", "w", newline="") as handle:  # one run stops half-way: unfinished
+        writer = csv.DictWriter(handle, fieldnames=results.RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(cut)
+    runs = kept / "runs"
+    recorded = runner.recorded_runs(kept)
+    assert [runner.is_finished(runs, t, recorded) for t in trials[:4]] == [True, True, True, False]
+    assert runner.collect(kept, trials[:3]) == [r for r in rows if r["strategy"] == "none" or r["seed"] == "0"]
+
+
 def test_suites_have_the_protocol_grid():
     paper = build_suite("paper")
     assert len(paper) == (6 * 6 + 3 * 2) * 5

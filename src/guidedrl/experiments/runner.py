@@ -11,7 +11,9 @@ absolute output directory::
     OUT/results.csv             tidy rows of every finished trial (experiments.results)
     OUT/summary.csv, report.md, figures/   (experiments.report)
 
-Re-running the same suite into the same OUT skips the finished trials (``done.json``), resumes
+Re-running the same suite into the same OUT skips the finished trials (``done.json``, or all
+their rows already in ``OUT/results.csv``, which is how a results.csv kept in a repository
+without its run directories resumes), resumes
 an interrupted one from its last checkpoint, and retries crashed ones. A trial that crashes is
 recorded with its error; the others go on. With ``address`` the trials run on an existing Ray
 cluster, whose nodes must all see OUT at the same path (shared storage).
@@ -19,6 +21,7 @@ cluster, whose nodes must all see OUT at the same path (shared storage).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -61,8 +64,29 @@ def _write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
-def is_finished(runs: Path, trial: Trial) -> bool:
-    return (runs / trial.id / DONE).exists()
+def is_finished(runs: Path, trial: Trial, recorded: Optional[Dict] = None) -> bool:
+    """Finished: its run directory has ``done.json``, or ``recorded`` (rows of an existing
+    results.csv, :func:`recorded_runs`) holds it up to its last step."""
+    if (runs / trial.id / DONE).exists():
+        return True
+    rows = (recorded or {}).get(_key(trial))
+    return bool(rows) and max(int(r["step"]) for r in rows) == trial.steps
+
+
+def _key(trial: Trial):
+    return (trial.task, trial.strategy, trial.backbone, int(trial.seed))
+
+
+def recorded_runs(out) -> Dict:
+    """The rows of ``OUT/results.csv`` by run, as written (so a results.csv kept without the run
+    directories, e.g. in a repository, still counts its runs as finished and is carried over)."""
+    path = Path(out) / "results.csv"
+    runs: Dict = {}
+    if path.exists():
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                runs.setdefault((row["task"], row["strategy"], row["backbone"], int(row["seed"])), []).append(row)
+    return runs
 
 
 # -- the trainable (runs on a Ray worker) ----------------------------------------------------
@@ -179,7 +203,8 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
         raise GuidedRLError("two trials of the suite share an id")
     record_path = out / "trials.json"
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
-    todo = [t for t in trials if not is_finished(runs, t)]
+    recorded = recorded_runs(out)
+    todo = [t for t in trials if not is_finished(runs, t, recorded)]
     skipped = len(trials) - len(todo)
     say = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
     say(f"guidedrl bench: {len(trials)} trials in {out}; {skipped} already finished (skipped), "
@@ -193,7 +218,8 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
         the end, so a killed invocation still leaves its statuses and wall time."""
         statuses = []
         for trial in trials:
-            status = "finished" if is_finished(runs, trial) else ("crashed" if trial.id in errors else "pending")
+            status = ("finished" if is_finished(runs, trial, recorded)
+                      else "crashed" if trial.id in errors else "pending")
             statuses.append({"id": trial.id, "task": trial.task, "strategy": trial.strategy,
                              "backbone": trial.backbone, "seed": trial.seed, "steps": trial.steps,
                              "status": status, "error": errors.get(trial.id)})
@@ -265,15 +291,19 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
 
 
 def collect(out, trials: Sequence[Trial]) -> List[Dict]:
-    """Tidy result rows of every finished trial, in the suite's order."""
+    """Tidy result rows of every finished trial, in the suite's order: from its run directory,
+    or carried over from the results.csv already in ``out``."""
     from guidedrl.training.logging import read_metrics
 
-    runs = Path(out).resolve() / "runs"
+    out = Path(out).resolve()
+    runs, recorded = out / "runs", recorded_runs(out)
     rows: List[Dict] = []
     for trial in trials:
-        if is_finished(runs, trial):
+        if (runs / trial.id / DONE).exists():
             rows += results_mod.run_rows(read_metrics(runs / trial.id), trial.task, trial.strategy,
                                          trial.backbone, trial.seed)
+        elif is_finished(runs, trial, recorded):
+            rows += recorded[_key(trial)]
     return rows
 
 
@@ -287,7 +317,8 @@ def refresh_results(out) -> Optional[int]:
     record = json.loads((out / "trials.json").read_text())
     trials = [Trial(t["task"], t["strategy"], t["backbone"], t["seed"], t.get("steps", 0), t["strategy"])
               for t in record["trials"]]
-    finished = [t for t in trials if t.id in {x["id"] for x in record["trials"]} and is_finished(out / "runs", t)]
+    recorded = recorded_runs(out)
+    finished = [t for t in trials if is_finished(out / "runs", t, recorded)]
     rows = collect(out, finished)
     if rows:
         results_mod.write_results(out / "results.csv", rows)

@@ -32,10 +32,14 @@ def hms(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def run_seconds(run_dir: Path) -> float:
+def run_seconds(run_dir: Path):
+    """(whole run, training part) in seconds: the training part sums each evaluation interval's
+    steps over its logged steps/s, which the loop times without the evaluations."""
     with open(run_dir / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return float(rows[-1]["wall_time"])
+    training = sum((int(b["step"]) - int(a["step"])) / float(b["steps_per_second"])
+                   for a, b in zip(rows, rows[1:]) if b["steps_per_second"] not in ("", "nan"))
+    return float(rows[-1]["wall_time"]), training
 
 
 def main() -> None:
@@ -48,29 +52,35 @@ def main() -> None:
 
     record = json.loads((args.out / "trials.json").read_text())
     measured = defaultdict(list)
+    training = defaultdict(list)
     finished = pending = 0
     pending_groups = defaultdict(int)
     for trial in record["trials"]:
         group = (trial["task"], trial["strategy"], trial["backbone"])
         if trial["status"] == "finished":
             finished += 1
-            measured[group].append(run_seconds(args.out / "runs" / trial["id"]))
+            whole, train = run_seconds(args.out / "runs" / trial["id"])
+            measured[group].append(whole)
+            training[group].append(train)
         else:
             pending += 1
             pending_groups[group] += 1
     total_run = sum(sum(v) for v in measured.values())
-    rows = ["| task | strategy | backbone | finished runs | median run (s) | summed (s) |",
-            "|---|---|---|--:|--:|--:|"]
+    rows = ["| task | strategy | backbone | finished runs | median run (s) | of it training (s) | summed (s) |",
+            "|---|---|---|--:|--:|--:|--:|"]
     for (task, strategy, backbone), times in sorted(measured.items()):
         rows.append(f"| {task} | {strategy} | {backbone} | {len(times)} | {statistics.median(times):.0f} | "
-                    f"{sum(times):.0f} |")
+                    f"{statistics.median(training[task, strategy, backbone]):.0f} | {sum(times):.0f} |")
+    total_training = sum(sum(v) for v in training.values())
     lines = ["\n".join(rows), "",
              f"- Trials: {finished} finished, {pending} not yet run of {len(record['trials'])}.",
              f"- Invocations of `{record['command']}`: " + ", ".join(
                  f"{i['started']} for {hms(i['wall_time'])}" for i in record["invocations"])
              + f"; total wall time {hms(record['wall_time'])}.",
              f"- Finished runs' own time summed: {hms(total_run)} of one core each, i.e. {hms(total_run / args.cores)} "
-             f"on {args.cores} cores without start-up and scheduling gaps."]
+             f"on {args.cores} cores without start-up and scheduling gaps; "
+             f"{100 * total_training / max(total_run, 1e-9):.0f}% of it training (environment steps, guide, "
+             f"replay, updates), the rest evaluations (and checkpoints)."]
     if pending:
         known = {g: statistics.median(t) for g, t in measured.items()}
         by_task = defaultdict(list)

@@ -91,7 +91,11 @@ def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
     if (Path(out) / "report.md").exists():
         print(f"report: {Path(out).resolve() / 'report.md'}")
     crashed = sum(1 for t in record["trials"] if t["status"] == "crashed")
-    return 1 if crashed else 0
+    pending = sum(1 for t in record["trials"] if t["status"] == "pending")
+    if crashed or pending:
+        print(f"{crashed} crashed and {pending} unfinished trials: run the same command again to retry "
+              "and continue them (finished trials are skipped)")
+    return 1 if crashed or pending else 0
 
 
 def _envs(args: EnvsArgs) -> int:

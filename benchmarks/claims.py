@@ -1,0 +1,112 @@
+"""BENCHMARK.md's four claims, tested on a ``guidedrl bench`` results.csv.
+
+Each claim becomes pairwise comparisons between strategies on one task and backbone, over
+seeds: the probability that a run of X does better than a run of Y (rliable's probability of
+improvement, 95% stratified-bootstrap interval). A comparison holds when the whole interval
+is above 0.5, is reversed when it is below, and is unresolved otherwise. Measures (per run,
+``guidedrl.experiments.results.per_run``): AUC, final return, training catastrophes (fewer is
+better), and the early return — the mean of the evaluations in the first 10% of the budget
+(the guide's head start).
+
+1. SAG and PAG start above SAC (early return); PAG's AUC is at least SAG's, PIG's and RG's.
+2. On repulsive tasks SAG and PAG have fewer training catastrophes than SAC and PIG.
+3. PAG's final return is at least SAG's.
+4. The switched critic target beats the actor's (AUC; from the ablation-target suite).
+
+    python benchmarks/claims.py docs/results/paper/results.csv --section paper-claims
+    python benchmarks/claims.py docs/results/ablation-target/results.csv --section ablation-claims
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import write_section  # noqa: E402
+
+from guidedrl.experiments import results, stats  # noqa: E402
+
+REPULSIVE = ("SafeCartpole-v0", "PointCircle-v0", "PointReach-v0")
+
+
+def early_returns(rows):
+    """Per run: the mean eval return over the first 10% of its budget."""
+    curves = defaultdict(list)
+    for row in rows:
+        curves[tuple(row[k] for k in results.KEYS)].append((row["step"], row["eval_return"]))
+    out = {}
+    for key, points in curves.items():
+        points.sort()
+        last = points[-1][0]
+        out[key] = float(np.mean([r for s, r in points if s <= 0.1 * last]))
+    return out
+
+
+def comparisons(rows, reps: int):
+    runs = results.per_run(rows)
+    early = early_returns(rows)
+    for key in runs:
+        runs[key]["early_return"] = early[key]
+        runs[key]["fewer_catastrophes"] = -runs[key]["train_catastrophes"]
+    groups = defaultdict(dict)
+    for (task, strategy, backbone, seed), values in runs.items():
+        groups[task, backbone, strategy][seed] = values
+    tasks = sorted({(t, b) for t, b, _ in groups})
+
+    def compare(claim, task, backbone, x, y, measure, label):
+        if (task, backbone, x) not in groups or (task, backbone, y) not in groups:
+            return None
+        xs = np.array([v[measure] for _, v in sorted(groups[task, backbone, x].items())])
+        ys = np.array([v[measure] for _, v in sorted(groups[task, backbone, y].items())])
+        p, low, high = stats.probability_of_improvement(xs, ys, reps=reps)
+        verdict = "holds" if low > 0.5 else "reversed" if high < 0.5 else "unresolved"
+        return (claim, task, backbone, f"{x} vs {y}", label, len(xs), len(ys), p, low, high, verdict)
+
+    found = []
+    for task, backbone in tasks:
+        for x in ("sag", "pag"):
+            found.append(compare(1, task, backbone, x, "none", "early_return", "early return higher"))
+        for y in ("sag", "pig", "rg"):
+            found.append(compare(1, task, backbone, "pag", y, "auc", "AUC higher"))
+        if task in REPULSIVE:
+            for x in ("sag", "pag"):
+                for y in ("none", "pig"):
+                    found.append(compare(2, task, backbone, x, y, "fewer_catastrophes", "fewer catastrophes"))
+        found.append(compare(3, task, backbone, "pag", "sag", "final_return", "final return higher"))
+        for g in ("sag", "pag"):
+            found.append(compare(4, task, backbone, f"{g}[target=switched]", f"{g}[target=actor]", "auc",
+                                 "AUC higher"))
+    return [row for row in found if row is not None]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--reps", type=int, default=10_000)
+    parser.add_argument("--section", default=None, help="write the table into docs/RESULTS.md between these markers")
+    parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "RESULTS.md")
+    args = parser.parse_args()
+    rows = results.read_results(args.results)
+    table = ["| claim | task | backbone | comparison | measure | runs | P(X better than Y) [95% CI] | verdict |",
+             "|--:|---|---|---|---|--:|--:|---|"]
+    for claim, task, backbone, pair, label, nx, ny, p, low, high, verdict in comparisons(rows, args.reps):
+        table.append(f"| {claim} | {task} | {backbone} | {pair} | {label} | {nx} v {ny} | "
+                     f"{p:.2f} [{low:.2f}, {high:.2f}] | {verdict} |")
+    text = "\n".join(table)
+    print(text)
+    if args.section:
+        meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+                "command": "python benchmarks/claims.py " + " ".join(sys.argv[1:])}
+        write_section(args.doc, args.section, text, meta,
+                      note=f"probability of improvement over seeds, rliable, {args.reps} resamples")
+
+
+if __name__ == "__main__":
+    main()

@@ -112,7 +112,7 @@ def write_report(out_dir: PathLike, reps: int = 10_000, seed: int = 0) -> Dict[s
         _iqm_bars(pyplot, figure_dir / FIGURES[2], summary, colors),
     ]
     report_path = out_dir / "report.md"
-    _write_atomic(report_path, lambda handle: handle.write(_markdown(summary, rows, trials, reps)))
+    results.write_atomic(report_path, lambda handle: handle.write(_markdown(summary, rows, trials, reps)))
     return {"summary": summary_path, "report": report_path, "figures": figures}
 
 
@@ -163,14 +163,6 @@ def _pyplot():
 
 # --- outputs ----------------------------------------------------------------------------------
 
-def _write_atomic(path: Path, write, mode: str = "w") -> None:
-    """Write through ``write(handle)`` to a temporary file, then move it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, mode, **({"newline": ""} if "b" not in mode else {})) as handle:
-        write(handle)
-    os.replace(tmp, path)
-
-
 def _csv_value(value) -> object:
     if value is None:
         return ""
@@ -187,12 +179,12 @@ def _write_summary(path: Path, summary: Sequence[Mapping[str, object]]) -> None:
         writer.writeheader()
         for row in summary:
             writer.writerow({name: _csv_value(row.get(name)) for name in SUMMARY_COLUMNS})
-    _write_atomic(path, write)
+    results.write_atomic(path, write)
 
 
 def _save_figure(pyplot, figure, path: Path) -> Path:
     try:
-        _write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight"), mode="wb")
+        results.write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight"), mode="wb")
     finally:
         pyplot.close(figure)
     return path

@@ -18,7 +18,7 @@ import math
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -41,16 +41,24 @@ def run_rows(metrics_rows: Iterable[Mapping[str, object]], task: str, strategy: 
             for row in metrics_rows]
 
 
-def write_results(path: Union[str, os.PathLike], rows: Sequence[Mapping[str, object]]) -> None:
-    """Write tidy rows to ``path`` (atomically: a reader never sees half a file)."""
+def write_atomic(path: Union[str, os.PathLike], write: Callable, mode: str = "w") -> None:
+    """Write through ``write(handle)`` to a temporary file, then move it over ``path``: a reader
+    (or an interrupted run) never sees half a file."""
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as handle:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, mode, **({"newline": ""} if "b" not in mode else {})) as handle:
+        write(handle)
+    os.replace(tmp, path)
+
+
+def write_results(path: Union[str, os.PathLike], rows: Sequence[Mapping[str, object]]) -> None:
+    """Write tidy rows to ``path`` (atomically)."""
+    def write(handle):
         writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow({name: row.get(name, "") for name in RESULT_COLUMNS})
-    os.replace(tmp, path)
+    write_atomic(path, write)
 
 
 def read_results(path: Union[str, os.PathLike]) -> List[Dict[str, object]]:

@@ -59,9 +59,7 @@ def _ray():
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=float))
-    os.replace(tmp, path)
+    results_mod.write_atomic(path, lambda handle: json.dump(data, handle, indent=1, default=float))
 
 
 def is_finished(runs: Path, trial: Trial, recorded: Optional[Dict] = None) -> bool:
@@ -254,8 +252,7 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
             tune.with_resources(train_trial, {"cpu": 1}),
             param_space={"trial": tune.grid_search([t.to_dict() for t in todo]), "runs": str(runs)},
             tune_config=tune.TuneConfig(reuse_actors=True,
-                                        trial_dirname_creator=lambda trial: trial.config["trial"]["task"]
-                                        + "__" + Trial.from_dict(trial.config["trial"]).id.split("__", 1)[1]),
+                                        trial_dirname_creator=lambda trial: Trial.from_dict(trial.config["trial"]).id),
             run_config=tune.RunConfig(
                 name=f"{suite}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(out / "ray"), verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False), callbacks=[callback],
@@ -274,7 +271,7 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
     record = write_record()
     wall = record["invocations"][-1]["wall_time"]
     statuses = record["trials"]
-    rows = collect(out, trials)
+    rows = collect(out, trials, recorded)
     if rows:
         results_mod.write_results(out / "results.csv", rows)
         if report:
@@ -290,13 +287,14 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
     return record
 
 
-def collect(out, trials: Sequence[Trial]) -> List[Dict]:
+def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None) -> List[Dict]:
     """Tidy result rows of every finished trial, in the suite's order: from its run directory,
-    or carried over from the results.csv already in ``out``."""
+    or carried over from the results.csv already in ``out`` (``recorded``, read if not given)."""
     from guidedrl.training.logging import read_metrics
 
     out = Path(out).resolve()
-    runs, recorded = out / "runs", recorded_runs(out)
+    runs = out / "runs"
+    recorded = recorded_runs(out) if recorded is None else recorded
     rows: List[Dict] = []
     for trial in trials:
         if (runs / trial.id / DONE).exists():
@@ -317,9 +315,7 @@ def refresh_results(out) -> Optional[int]:
     record = json.loads((out / "trials.json").read_text())
     trials = [Trial(t["task"], t["strategy"], t["backbone"], t["seed"], t.get("steps", 0), t["strategy"])
               for t in record["trials"]]
-    recorded = recorded_runs(out)
-    finished = [t for t in trials if is_finished(out / "runs", t, recorded)]
-    rows = collect(out, finished)
+    rows = collect(out, trials)
     if rows:
         results_mod.write_results(out / "results.csv", rows)
-    return len(finished)
+    return len({(row["task"], row["strategy"], row["backbone"], int(row["seed"])) for row in rows})

@@ -59,7 +59,8 @@ def evaluate_policy(
     """Run ``episodes`` deterministic episodes; episode i resets with seed ``seed + EVAL_SEED_OFFSET + i``.
 
     ``env`` may be a list of copies of one env: the episodes then run side by side, one
-    batched policy call per step for all of them, with the same results as one after another.
+    batched policy call per step for all of them, with the results of one after another up to
+    float32 rounding (XLA sums a batched matmul in another order).
     Returns mean and std of the return, per-episode returns and lengths, the number
     of steps flagged ``info["catastrophe"]``, and the guide's share of actions.
     """

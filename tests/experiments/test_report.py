@@ -216,3 +216,52 @@ def test_iqm_band_exact_and_missing_values():
     boot = scipy_stats.trim_mean(full[np.random.default_rng(3).integers(0, 4, size=(400, 4))], 0.25, axis=1)
     assert np.array_equal(low, np.percentile(boot, 2.5, axis=0))
     assert np.array_equal(high, np.percentile(boot, 97.5, axis=0))
+
+
+def test_parse_label():
+    assert report.parse_label("pag[phi=0.5,delta=0.9]") == ("pag", {"phi": "0.5", "delta": "0.9"})
+    assert report.parse_label("sag[target=actor]") == ("sag", {"target": "actor"})
+    assert report.parse_label("none") == ("none", {})
+    assert report.parse_label("odd[name]") == ("odd[name]", {})
+
+
+def test_parameter_grid_in_report(tmp_path):
+    """A 3 x 2 grid of PAG's settings (values listed out of order, one cell absent): the
+    report lays the summary's numbers out by setting, in numeric (not string) order, with —
+    for the gap."""
+    rows = []
+    cells = {(phi, delta): 10 * phi + delta for phi in (2, 0.1, 10) for delta in (0.9, 0.5)}
+    del cells[2, 0.9]
+    for (phi, delta), level in cells.items():
+        for seed in range(3):
+            metrics = [{"step": step, "eval_return": level * (i + 1) + seed, "train_catastrophes": 0}
+                       for i, step in enumerate(STEPS)]
+            rows += results.run_rows(metrics, "Cliff", f"pag[phi={phi:g},delta={delta:g}]", "sac", seed)
+    results.write_results(tmp_path / "results.csv", rows)
+    np.random.seed(GLOBAL_SEED)
+    markdown = report.write_report(tmp_path, reps=REPS)["report"].read_text()
+    np.random.seed(GLOBAL_SEED)
+    summary = results.summarize(rows, reps=REPS, seed=0)
+    grids = report.parameter_grids(summary)
+    assert len(grids) == 1
+    grid = grids[0]
+    assert grid["rows"] == ("phi", ["0.1", "2", "10"]) and grid["columns"] == ("delta", ["0.5", "0.9"])
+    section = markdown.split("### Cliff, pag (sac): final return IQM [95% CI]\n", 1)[1].split("\n\n", 1)[0]
+    lines = section.strip().splitlines()
+    assert lines[0] == "| phi \\ delta | 0.5 | 0.9 |"
+    by_label = {row["strategy"]: row for row in summary}
+    for line, phi in zip(lines[2:], ("0.1", "2", "10")):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert cells[0] == phi
+        for cell, delta in zip(cells[1:], ("0.5", "0.9")):
+            row = by_label.get(f"pag[phi={phi},delta={delta}]")
+            expected = report.MISSING if row is None else report.format_interval(
+                row["final_return_iqm"], row["final_return_low"], row["final_return_high"], 1)
+            assert cell == expected
+    assert len(lines) == 5 and "| 2 | " in section and report.MISSING in section
+
+
+def test_no_grid_for_plain_strategies_or_one_setting():
+    summary = [{"task": "T", "backbone": "sac", "strategy": s} for s in
+               ("none", "pag", "sag[target=actor]", "sag[target=switched]", "pig[beta0=1,delta=0.5]")]
+    assert report.parameter_grids(summary) == []

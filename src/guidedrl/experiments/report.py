@@ -6,7 +6,9 @@
 - ``summary.csv``: one row per (task, strategy, backbone), the numbers of
   :func:`guidedrl.experiments.results.summarize` (rliable IQM and 95% stratified-bootstrap
   intervals), floats at full precision so a reader can compare them with a recomputation;
-- ``report.md``: the same numbers as one table per task, what they mean, the crashed trials;
+- ``report.md``: the same numbers as one table per task, what they mean, the crashed trials,
+  and, for a suite that varies two settings of one strategy (``pag[phi=0.5,delta=0.9]``), the
+  grid of those settings (:func:`parameter_grids`);
 - ``figures/learning_curves.png``, ``figures/catastrophes.png``, ``figures/iqm_bars.png``.
 
 The tables use rliable (through ``summarize``); the shaded bands of the curves come from a
@@ -22,6 +24,7 @@ import csv
 import json
 import math
 import os
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -190,6 +193,80 @@ def _save_figure(pyplot, figure, path: Path) -> Path:
     return path
 
 
+# --- parameter grids -------------------------------------------------------------------------
+
+_LABEL = re.compile(r"(?P<base>[^\[\]]+)\[(?P<settings>[^\[\]]*)\]")
+
+
+def parse_label(strategy: str) -> Tuple[str, Dict[str, str]]:
+    """``"pag[phi=0.5,delta=0.9]"`` -> ``("pag", {"phi": "0.5", "delta": "0.9"})``; a plain
+    strategy name has no settings."""
+    match = _LABEL.fullmatch(strategy)
+    if match is None:
+        return strategy, {}
+    settings = {}
+    for item in match["settings"].split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            return strategy, {}
+        settings[key] = value
+    return match["base"], settings
+
+
+def _sort_value(value: str):
+    try:
+        return 0, float(value), value
+    except ValueError:
+        return 1, 0.0, value
+
+
+def parameter_grids(summary: Sequence[Mapping[str, object]]) -> List[Dict[str, object]]:
+    """The two-setting grids in a summary: per (task, backbone, base strategy) whose variants
+    all carry the same two settings, each taking at least two values. Each grid is
+    ``{"task", "backbone", "strategy", "rows": (name, values), "columns": (name, values),
+    "cells": {(row value, column value): summary row}}``, values in numeric order."""
+    groups: Dict[Tuple[str, str, str], List[Tuple[Dict[str, str], Mapping[str, object]]]] = defaultdict(list)
+    for row in summary:
+        base, settings = parse_label(str(row["strategy"]))
+        groups[row["task"], row["backbone"], base].append((settings, row))
+    grids = []
+    for (task, backbone, base), members in sorted(groups.items()):
+        names = [tuple(settings) for settings, _ in members]
+        if len(set(names)) != 1 or len(names[0]) != 2:
+            continue
+        first, second = names[0]
+        row_values = sorted({settings[first] for settings, _ in members}, key=_sort_value)
+        column_values = sorted({settings[second] for settings, _ in members}, key=_sort_value)
+        if len(row_values) < 2 or len(column_values) < 2:
+            continue
+        grids.append({"task": task, "backbone": backbone, "strategy": base,
+                      "rows": (first, row_values), "columns": (second, column_values),
+                      "cells": {(settings[first], settings[second]): row for settings, row in members}})
+    return grids
+
+
+def _grid_markdown(grids) -> List[str]:
+    if not grids:
+        return []
+    lines = ["## Parameter grids", "",
+             "The same numbers as above, laid out by the two settings the suite varies.", ""]
+    for grid in grids:
+        (row_name, row_values), (column_name, column_values) = grid["rows"], grid["columns"]
+        for metric, title, digits in (("auc", "AUC", 2), ("final_return", "final return", 1)):
+            lines += [f"### {grid['task']}, {grid['strategy']} ({grid['backbone']}): {title} IQM [95% CI]", "",
+                      f"| {row_name} \\ {column_name} | " + " | ".join(column_values) + " |",
+                      "|---|" + "--:|" * len(column_values)]
+            for row_value in row_values:
+                cells = []
+                for column_value in column_values:
+                    row = grid["cells"].get((row_value, column_value))
+                    cells.append(MISSING if row is None else format_interval(
+                        row[f"{metric}_iqm"], row[f"{metric}_low"], row[f"{metric}_high"], digits))
+                lines.append(f"| {row_value} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return lines
+
+
 # --- report.md --------------------------------------------------------------------------------
 
 def _order(strategy: str, backbone: str) -> Tuple:
@@ -255,6 +332,7 @@ def _markdown(summary, rows, trials, reps: int) -> str:
                                      row.get("p_improvement_high"), 2)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _grid_markdown(parameter_grids(summary))
     lines += ["## Figures", "",
               "Learning curves: IQM over seeds of the evaluation return at each evaluation, shaded: "
               f"95% percentile-bootstrap interval over seeds ({CURVE_REPS} resamples).", "",
@@ -275,6 +353,9 @@ def _colors(rows) -> Dict[str, object]:
     """One color per strategy, the same in every figure (the baseline first)."""
     strategies = sorted({row["strategy"] for row in rows}, key=lambda s: (s != results.BASELINE, s))
     palette = [f"C{i}" for i in range(10)]
+    if len(strategies) > len(palette):  # e.g. a 4 x 3 sensitivity grid: twenty distinct colors
+        from matplotlib import colormaps
+        palette = list(colormaps["tab20"].colors)
     return {strategy: palette[i % len(palette)] for i, strategy in enumerate(strategies)}
 
 

@@ -265,3 +265,34 @@ def test_no_grid_for_plain_strategies_or_one_setting():
     summary = [{"task": "T", "backbone": "sac", "strategy": s} for s in
                ("none", "pag", "sag[target=actor]", "sag[target=switched]", "pig[beta0=1,delta=0.5]")]
     assert report.parameter_grids(summary) == []
+
+
+def test_guide_alone_reference_for_built_in_tasks(tmp_path, monkeypatch):
+    """A built-in task gets its default guide alone as a reference (the numbers stored with
+    the package): a sentence under its table and a dotted line at that return in its panel;
+    a task that is not built in gets neither."""
+    from matplotlib.figure import Figure
+
+    from guidedrl.envs import ALONE_COMMAND, stored_alone
+    stored = stored_alone()["PointMass-v0"]
+    panels = {}
+    original = Figure.savefig
+
+    def recording_savefig(figure, handle, *args, **kwargs):
+        if handle.name.rsplit("/", 1)[-1].startswith("learning_curves"):
+            for ax in figure.axes:
+                if ax.get_visible() and ax.get_title():
+                    panels[ax.get_title()] = [(line.get_label(), list(line.get_ydata())) for line in ax.lines]
+        return original(figure, handle, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    rows = [{**row, "task": "PointMass-v0" if row["task"] == "Reach" else row["task"]} for row in _hand_made_rows()]
+    results.write_results(tmp_path / "results.csv", rows)
+    markdown = report.write_report(tmp_path, reps=50)["report"].read_text()
+    section = markdown.split("## PointMass-v0\n", 1)[1].split("\n## ", 1)[0]
+    assert (f"return {stored['mean_return']:.1f} ± {stored['std_return']:.1f}, {stored['catastrophes']} "
+            f"catastrophes in {stored['episodes']} deterministic episodes (`{ALONE_COMMAND}`)") in section
+    assert "guide alone" not in markdown.split("## Cliff\n", 1)[1].split("\n## ", 1)[0]
+    reference = [ydata for label, ydata in panels["PointMass-v0"] if label == "guide alone"]
+    assert reference == [[stored["mean_return"]] * 2]
+    assert [label for label, _ in panels["Cliff"]] == ["none (sac)", "pag (sac)"]

@@ -11,6 +11,10 @@
   grid of those settings (:func:`parameter_grids`);
 - ``figures/learning_curves.png``, ``figures/catastrophes.png``, ``figures/iqm_bars.png``.
 
+Each built-in task's default guide acting alone — its return and catastrophes, as stored
+with the package (:func:`guidedrl.envs.stored_alone`) — is shown as a reference: a line
+under the task's table and a dotted line in the learning curves.
+
 The tables use rliable (through ``summarize``); the shaded bands of the curves come from a
 small percentile bootstrap over seeds (:func:`iqm_band`), one per evaluation step, because
 rliable's interval estimates are per score, not per point of a curve.
@@ -138,6 +142,15 @@ def _read_rows(path: Path) -> List[Dict[str, object]]:
     if not rows:
         raise GuidedRLError(f"no results to report: {path} has no rows")
     return rows
+
+
+def guide_references(tasks) -> Dict[str, Mapping[str, object]]:
+    """Per task in ``tasks`` that is built in: its default guide alone, as stored with the
+    package (``mean_return``, ``std_return``, ``catastrophes``, ``episodes``, ``command``)."""
+    from guidedrl.envs import ALONE_COMMAND, stored_alone
+
+    stored = stored_alone()
+    return {task: {**stored[task], "command": ALONE_COMMAND} for task in tasks if task in stored}
 
 
 def _read_trials(path: Path) -> Optional[Mapping[str, object]]:
@@ -292,6 +305,7 @@ def _first_line(error) -> str:
 
 def _markdown(summary, rows, trials, reps: int) -> str:
     baseline = results.BASELINE
+    references = guide_references({row["task"] for row in summary})
     runs = {tuple(row[k] for k in results.KEYS) for row in rows}
     lines = ["# GuidedRL benchmark report", ""]
     if trials is not None:
@@ -331,6 +345,12 @@ def _markdown(summary, rows, trials, reps: int) -> str:
                      format_interval(row.get("p_improvement"), row.get("p_improvement_low"),
                                      row.get("p_improvement_high"), 2)]
             lines.append("| " + " | ".join(cells) + " |")
+        reference = references.get(task)
+        if reference is not None:
+            lines += ["", f"The default guide alone (reference, not a run of this table): return "
+                          f"{reference['mean_return']:.1f} ± {reference['std_return']:.1f}, "
+                          f"{reference['catastrophes']} catastrophes in {reference['episodes']} "
+                          f"deterministic episodes (`{reference['command']}`)."]
         lines.append("")
     lines += _grid_markdown(parameter_grids(summary))
     lines += ["## Figures", "",
@@ -387,7 +407,8 @@ def _grid(pyplot, count: int, columns: int = 3):
     return figure, axes.reshape(-1)[:count]
 
 
-def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: str, title: str) -> Path:
+def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: str, title: str,
+                  references: Optional[Mapping[str, float]] = None) -> Path:
     backbones = sorted({backbone for _, _, backbone in curves})
     figure, axes = _grid(pyplot, max(1, len(tasks)))
     legend: Dict[str, object] = {}
@@ -400,6 +421,9 @@ def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: 
             style = _style(strategy, backbone, colors, backbones)
             (line,) = ax.plot(steps, point, label=f"{strategy} ({backbone})", **style)
             ax.fill_between(steps, low, high, color=style["color"], alpha=0.2, linewidth=0)
+            legend.setdefault(line.get_label(), line)
+        if references and task in references:
+            line = ax.axhline(references[task], color="black", linestyle=":", linewidth=1.2, label="guide alone")
             legend.setdefault(line.get_label(), line)
         ax.set_title(task)
         ax.set_xlabel("environment steps")
@@ -420,8 +444,9 @@ def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: 
 def _learning_curves(pyplot, path: Path, rows, colors, seed: int) -> Path:
     curves = _group_curves(rows, "eval_return")
     tasks = sorted({task for task, _, _ in curves})
+    references = {task: float(ref["mean_return"]) for task, ref in guide_references(tasks).items()}
     return _curve_figure(pyplot, path, curves, tasks, colors, seed, "evaluation return",
-                         "Evaluation return: IQM over seeds, 95% bootstrap band")
+                         "Evaluation return: IQM over seeds, 95% bootstrap band", references)
 
 
 def _catastrophes(pyplot, path: Path, rows, colors, seed: int) -> Path:

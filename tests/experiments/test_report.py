@@ -218,7 +218,10 @@ def test_iqm_band_exact_and_missing_values():
     assert np.array_equal(high, np.percentile(boot, 97.5, axis=0))
 
 
-def test_parse_label():
+def test_parse_label_inverts_variant():
+    from guidedrl.experiments.suites import _variant
+    assert report.parse_label(_variant("pag", phi=0.5, delta=0.9)) == ("pag", {"phi": "0.5", "delta": "0.9"})
+    assert report.parse_label(_variant("sag", target="actor")) == ("sag", {"target": "actor"})
     assert report.parse_label("pag[phi=0.5,delta=0.9]") == ("pag", {"phi": "0.5", "delta": "0.9"})
     assert report.parse_label("sag[target=actor]") == ("sag", {"target": "actor"})
     assert report.parse_label("none") == ("none", {})

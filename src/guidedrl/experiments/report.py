@@ -28,7 +28,6 @@ import csv
 import json
 import math
 import os
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -38,6 +37,7 @@ from scipy import stats as scipy_stats
 
 from guidedrl.errors import GuidedRLError
 from guidedrl.experiments import results
+from guidedrl.experiments.suites import parse_label
 
 SUMMARY_COLUMNS = ("task", "strategy", "backbone", "seeds",
                    "auc_iqm", "auc_low", "auc_high",
@@ -113,13 +113,14 @@ def write_report(out_dir: PathLike, reps: int = 10_000, seed: int = 0) -> Dict[s
     figure_dir = out_dir / "figures"
     figure_dir.mkdir(exist_ok=True)
     colors = _colors(rows)
+    references = guide_references({row["task"] for row in rows})
     figures = [
-        _learning_curves(pyplot, figure_dir / FIGURES[0], rows, colors, seed),
+        _learning_curves(pyplot, figure_dir / FIGURES[0], rows, colors, seed, references),
         _catastrophes(pyplot, figure_dir / FIGURES[1], rows, colors, seed),
         _iqm_bars(pyplot, figure_dir / FIGURES[2], summary, colors),
     ]
     report_path = out_dir / "report.md"
-    results.write_atomic(report_path, lambda handle: handle.write(_markdown(summary, rows, trials, reps)))
+    results.write_atomic(report_path, lambda handle: handle.write(_markdown(summary, rows, trials, reps, references)))
     return {"summary": summary_path, "report": report_path, "figures": figures}
 
 
@@ -208,24 +209,6 @@ def _save_figure(pyplot, figure, path: Path) -> Path:
 
 # --- parameter grids -------------------------------------------------------------------------
 
-_LABEL = re.compile(r"(?P<base>[^\[\]]+)\[(?P<settings>[^\[\]]*)\]")
-
-
-def parse_label(strategy: str) -> Tuple[str, Dict[str, str]]:
-    """``"pag[phi=0.5,delta=0.9]"`` -> ``("pag", {"phi": "0.5", "delta": "0.9"})``; a plain
-    strategy name has no settings."""
-    match = _LABEL.fullmatch(strategy)
-    if match is None:
-        return strategy, {}
-    settings = {}
-    for item in match["settings"].split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            return strategy, {}
-        settings[key] = value
-    return match["base"], settings
-
-
 def _sort_value(value: str):
     try:
         return 0, float(value), value
@@ -303,9 +286,8 @@ def _first_line(error) -> str:
     return lines[0] if lines else "(no error message recorded)"
 
 
-def _markdown(summary, rows, trials, reps: int) -> str:
+def _markdown(summary, rows, trials, reps: int, references: Mapping[str, Mapping[str, object]]) -> str:
     baseline = results.BASELINE
-    references = guide_references({row["task"] for row in summary})
     runs = {tuple(row[k] for k in results.KEYS) for row in rows}
     lines = ["# GuidedRL benchmark report", ""]
     if trials is not None:
@@ -441,12 +423,12 @@ def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: 
     return _save_figure(pyplot, figure, path)
 
 
-def _learning_curves(pyplot, path: Path, rows, colors, seed: int) -> Path:
+def _learning_curves(pyplot, path: Path, rows, colors, seed: int, references) -> Path:
     curves = _group_curves(rows, "eval_return")
     tasks = sorted({task for task, _, _ in curves})
-    references = {task: float(ref["mean_return"]) for task, ref in guide_references(tasks).items()}
     return _curve_figure(pyplot, path, curves, tasks, colors, seed, "evaluation return",
-                         "Evaluation return: IQM over seeds, 95% bootstrap band", references)
+                         "Evaluation return: IQM over seeds, 95% bootstrap band",
+                         {task: float(ref["mean_return"]) for task, ref in references.items()})
 
 
 def _catastrophes(pyplot, path: Path, rows, colors, seed: int) -> Path:

@@ -318,4 +318,4 @@ def refresh_results(out) -> Optional[int]:
     rows = collect(out, trials)
     if rows:
         results_mod.write_results(out / "results.csv", rows)
-    return len({(row["task"], row["strategy"], row["backbone"], int(row["seed"])) for row in rows})
+    return len({tuple(row[k] for k in results_mod.KEYS) for row in rows})

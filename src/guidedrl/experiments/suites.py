@@ -96,6 +96,24 @@ def _variant(guidance: str, **settings) -> str:
     return f"{guidance}[{','.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in settings.items())}]"
 
 
+_LABEL = re.compile(r"(?P<base>[^\[\]]+)\[(?P<settings>[^\[\]]*)\]")
+
+
+def parse_label(strategy: str) -> Tuple[str, Dict[str, str]]:
+    """The inverse of :func:`_variant`: ``"pag[phi=0.5,delta=0.9]"`` -> ``("pag", {"phi": "0.5",
+    "delta": "0.9"})``; a plain strategy name has no settings."""
+    match = _LABEL.fullmatch(strategy)
+    if match is None:
+        return strategy, {}
+    settings = {}
+    for item in match["settings"].split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            return strategy, {}
+        settings[key] = value
+    return match["base"], settings
+
+
 # -- the suites ------------------------------------------------------------------------------
 
 

@@ -17,7 +17,8 @@ import guidedrl.cli
 import jax
 from guidedrl import agent
 from guidedrl.config import Config
-from guidedrl.training import loop
+from guidedrl.errors import CheckpointError
+from guidedrl.training import checkpoint, loop
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 from tests.conftest import SMALL
 
@@ -86,7 +87,8 @@ class InterruptAtStep(gym.Wrapper):
         return self.env.step(action)
 
 
-def test_resume_after_sigint_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("cut_during_swap", [False, True])
+def test_resume_after_sigint_matches_an_uninterrupted_run(tmp_path, cut_during_swap):
     settings = dict(steps=1000, seed=1, **SMALL)
     reference = guidedrl.train("Pendulum-v1", out=str(tmp_path / "ref"), **settings)
     out = tmp_path / "cut"
@@ -97,7 +99,15 @@ def test_resume_after_sigint_matches_an_uninterrupted_run(tmp_path):
     # the checkpoint is at the interrupted step, in the middle of an episode and of an interval
     assert meta["step"] == stopped.value.step == 711
     assert meta["progress"]["episode_length"] == 111 and meta["config"]["env"] == "Pendulum-v1"
+    if cut_during_swap:
+        # killed while writing the next checkpoint, after the last one was moved aside and
+        # before the new one was renamed into place: only checkpoint.old and a partial tmp remain
+        (out / "checkpoint").rename(out / "checkpoint.old")
+        (out / "checkpoint.tmp-1").mkdir()
+        (out / "checkpoint.tmp-1" / "agent.msgpack").write_bytes(b"partial")
     resumed = loop.train(Config(resume=str(out), progress=False))
+    if cut_during_swap:
+        assert (out / "checkpoint" / "meta.json").exists() and not (out / "checkpoint.old").exists()
     assert _final_rows(out) == _final_rows(tmp_path / "ref")
     for o in np.random.default_rng(1).normal(size=(5, 3)):
         np.testing.assert_array_equal(resumed.act(o), reference.act(o))
@@ -113,15 +123,21 @@ def test_resume_after_kill_loses_at_most_one_checkpoint_interval(tmp_path):
         [sys.executable, "-m", "guidedrl.cli", "train", "--out", str(out), *settings],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    meta = out / "checkpoint" / "meta.json"
+    def saved_step():  # the checkpoint may be mid-swap when read: the previous one is then aside
+        try:
+            return checkpoint.read_meta(out)["step"]
+        except CheckpointError:
+            return None
+
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
-        if meta.exists() and json.loads(meta.read_text())["step"] >= 600:
+        if (saved_step() or 0) >= 600:
             break
         time.sleep(0.05)
     process.kill()
     process.wait()
-    step = json.loads(meta.read_text())["step"]
+    step = saved_step()
+    assert step is not None, "no checkpoint was written before the kill"
     assert step < 1200, "the run finished before it could be killed"
     assert guidedrl.cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
     assert _final_rows(out) == _final_rows(tmp_path / "ref")

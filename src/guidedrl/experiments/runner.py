@@ -96,6 +96,7 @@ def train_trial(params: Dict) -> None:
     from ray import tune
 
     from guidedrl.config import Config
+    from guidedrl.training.checkpoint import find_checkpoint
     from guidedrl.training.loop import train
 
     trial = Trial.from_dict(params["trial"])
@@ -103,7 +104,7 @@ def train_trial(params: Dict) -> None:
     if (run_dir / DONE).exists():
         return
     config = trial.config(str(run_dir))
-    if (run_dir / "checkpoint").exists():
+    if find_checkpoint(run_dir) is not None:
         config = Config(resume=str(run_dir), progress=False)
     elif run_dir.exists():  # an attempt that died before its first checkpoint: start again
         shutil.rmtree(run_dir)

@@ -7,7 +7,9 @@ Never pickle: loading a checkpoint never runs code. A checkpoint is a directory:
     replay.msgpack   training checkpoints only: the filled replay buffer
 
 It is written to a temporary directory and renamed into place, so an
-interrupted write leaves the previous checkpoint intact.
+interrupted write leaves the previous checkpoint intact: a process killed
+between moving the previous checkpoint aside (``checkpoint.old``) and renaming
+the new one into place leaves only ``checkpoint.old``, which is read instead.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def save_checkpoint(
     if replay_state is not None:
         (tmp / REPLAY).write_bytes(serialization.msgpack_serialize(replay_state))
     (tmp / META).write_text(json.dumps(meta, indent=2))
-    old = directory.with_name(directory.name + ".old")
+    old = _aside(directory)
     if directory.exists():
         if old.exists():
             shutil.rmtree(old)
@@ -59,13 +61,27 @@ def save_checkpoint(
     return directory
 
 
+def _aside(directory: Path) -> Path:
+    return directory.with_name(directory.name + ".old")
+
+
+def find_checkpoint(path: os.PathLike) -> Optional[Path]:
+    """The checkpoint at ``path`` (a checkpoint directory or a run directory holding
+    ``checkpoint/``), or the previous one a write cut short left aside; None if there is none."""
+    path = Path(path)
+    for directory in (path, path / "checkpoint"):
+        for candidate in (directory, _aside(directory)):
+            if (candidate / META).is_file():
+                return candidate
+    return None
+
+
 def resolve_checkpoint_dir(path: os.PathLike) -> Path:
     """Accept a checkpoint directory or a run directory holding ``checkpoint/``."""
     path = Path(path)
-    if (path / META).is_file():
-        return path
-    if (path / "checkpoint" / META).is_file():
-        return path / "checkpoint"
+    found = find_checkpoint(path)
+    if found is not None:
+        return found
     raise CheckpointError(
         f"no checkpoint at {str(path)!r}: expected {META} there or in {str(path / 'checkpoint')!r}"
     )

@@ -40,14 +40,10 @@ REPULSIVE = ("SafeCartpole-v0", "PointCircle-v0", "PointReach-v0")
 
 def early_returns(rows):
     """Per run: the mean eval return over the first 10% of its budget."""
-    curves = defaultdict(list)
-    for row in rows:
-        curves[tuple(row[k] for k in results.KEYS)].append((row["step"], row["eval_return"]))
     out = {}
-    for key, points in curves.items():
-        points.sort()
-        last = points[-1][0]
-        out[key] = float(np.mean([r for s, r in points if s <= 0.1 * last]))
+    for key, (steps, run) in results.curves(rows).items():
+        returns = np.array([float(r["eval_return"]) for r in run])
+        out[key] = float(returns[steps <= 0.1 * steps[-1]].mean())
     return out
 
 

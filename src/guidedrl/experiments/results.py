@@ -76,7 +76,7 @@ def read_results(path: Union[str, os.PathLike]) -> List[Dict[str, object]]:
     return rows
 
 
-def _curves(rows) -> Dict[Tuple[str, str, str, int], Tuple[np.ndarray, List[Mapping]]]:
+def curves(rows) -> Dict[Tuple[str, str, str, int], Tuple[np.ndarray, List[Mapping]]]:
     """Each run's rows in step order, with their steps."""
     runs: Dict[Tuple[str, str, str, int], List[Mapping]] = defaultdict(list)
     for row in rows:
@@ -87,12 +87,12 @@ def _curves(rows) -> Dict[Tuple[str, str, str, int], Tuple[np.ndarray, List[Mapp
 
 def per_run(rows: Sequence[Mapping[str, object]]) -> Dict[Tuple[str, str, str, int], Dict[str, float]]:
     """Per run: normalised AUC (per-task reference returns), final return, training catastrophes."""
-    curves = _curves(rows)
+    by_run = curves(rows)
     bounds: Dict[str, List[float]] = defaultdict(list)
-    for (task, *_), (_, rs) in curves.items():
+    for (task, *_), (_, rs) in by_run.items():
         bounds[task].extend(float(r["eval_return"]) for r in rs)
     out = {}
-    for key, (steps, rs) in curves.items():
+    for key, (steps, rs) in by_run.items():
         returns = np.array([float(r["eval_return"]) for r in rs])
         low, high = min(bounds[key[0]]), max(bounds[key[0]])
         out[key] = {

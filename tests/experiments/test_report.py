@@ -237,7 +237,7 @@ def test_parameter_grid_in_report(tmp_path):
     del cells[2, 0.9]
     for (phi, delta), level in cells.items():
         for seed in range(3):
-            metrics = [{"step": step, "eval_return": level * (i + 1) + seed, "train_catastrophes": 0}
+            metrics = [{"step": step, "eval_return": level * (i + 1) + seed, "train_catastrophes": int(level) + i * seed}
                        for i, step in enumerate(STEPS)]
             rows += results.run_rows(metrics, "Cliff", f"pag[phi={phi:g},delta={delta:g}]", "sac", seed)
     results.write_results(tmp_path / "results.csv", rows)
@@ -249,19 +249,20 @@ def test_parameter_grid_in_report(tmp_path):
     assert len(grids) == 1
     grid = grids[0]
     assert grid["rows"] == ("phi", ["0.1", "2", "10"]) and grid["columns"] == ("delta", ["0.5", "0.9"])
-    section = markdown.split("### Cliff, pag (sac): final return IQM [95% CI]\n", 1)[1].split("\n\n", 1)[0]
-    lines = section.strip().splitlines()
-    assert lines[0] == "| phi \\ delta | 0.5 | 0.9 |"
     by_label = {row["strategy"]: row for row in summary}
-    for line, phi in zip(lines[2:], ("0.1", "2", "10")):
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        assert cells[0] == phi
-        for cell, delta in zip(cells[1:], ("0.5", "0.9")):
-            row = by_label.get(f"pag[phi={phi},delta={delta}]")
-            expected = report.MISSING if row is None else report.format_interval(
-                row["final_return_iqm"], row["final_return_low"], row["final_return_high"], 1)
-            assert cell == expected
-    assert len(lines) == 5 and "| 2 | " in section and report.MISSING in section
+    for metric, title in (("final_return", "final return"), ("train_catastrophes", "training catastrophes")):
+        section = markdown.split(f"### Cliff, pag (sac): {title} IQM [95% CI]\n", 1)[1].split("\n\n", 1)[0]
+        lines = section.strip().splitlines()
+        assert lines[0] == "| phi \\ delta | 0.5 | 0.9 |"
+        for line, phi in zip(lines[2:], ("0.1", "2", "10")):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            assert cells[0] == phi
+            for cell, delta in zip(cells[1:], ("0.5", "0.9")):
+                row = by_label.get(f"pag[phi={phi},delta={delta}]")
+                expected = report.MISSING if row is None else report.format_interval(
+                    row[f"{metric}_iqm"], row[f"{metric}_low"], row[f"{metric}_high"], 1)
+                assert cell == expected
+        assert len(lines) == 5 and "| 2 | " in section and report.MISSING in section
 
 
 def test_no_grid_for_plain_strategies_or_one_setting():

@@ -248,7 +248,8 @@ def _grid_markdown(grids) -> List[str]:
              "The same numbers as above, laid out by the two settings the suite varies.", ""]
     for grid in grids:
         (row_name, row_values), (column_name, column_values) = grid["rows"], grid["columns"]
-        for metric, title, digits in (("auc", "AUC", 2), ("final_return", "final return", 1)):
+        for metric, title, digits in (("auc", "AUC", 2), ("final_return", "final return", 1),
+                                      ("train_catastrophes", "training catastrophes", 1)):
             lines += [f"### {grid['task']}, {grid['strategy']} ({grid['backbone']}): {title} IQM [95% CI]", "",
                       f"| {row_name} \\ {column_name} | " + " | ".join(column_values) + " |",
                       "|---|" + "--:|" * len(column_values)]
@@ -415,11 +416,11 @@ def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: 
         axes[0].set_axis_off()
         axes[0].text(0.5, 0.5, "no catastrophes in these runs", ha="center", va="center",
                      transform=axes[0].transAxes)
-    if legend:
-        figure.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(4, len(legend)),
-                      frameon=False)
     figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0.08 if legend else 0, 1, 0.95))
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
+    if legend:  # below the axes, however many rows it takes (the PNG is cropped to include it)
+        figure.legend(list(legend.values()), list(legend), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                      ncol=min(4, len(legend)), frameon=False)
     return _save_figure(pyplot, figure, path)
 
 

@@ -30,6 +30,8 @@ FORMAT_VERSION = 1
 META = "meta.json"
 AGENT = "agent.msgpack"
 REPLAY = "replay.msgpack"
+IN_RUN = "checkpoint"
+"""A run directory's training checkpoint is its subdirectory of this name."""
 
 
 def save_checkpoint(
@@ -69,11 +71,18 @@ def find_checkpoint(path: os.PathLike) -> Optional[Path]:
     """The checkpoint at ``path`` (a checkpoint directory or a run directory holding
     ``checkpoint/``), or the previous one a write cut short left aside; None if there is none."""
     path = Path(path)
-    for directory in (path, path / "checkpoint"):
+    for directory in (path, path / IN_RUN):
         for candidate in (directory, _aside(directory)):
             if (candidate / META).is_file():
                 return candidate
     return None
+
+
+def run_dir_of(directory: os.PathLike) -> Optional[Path]:
+    """The run directory a checkpoint found by :func:`find_checkpoint` belongs to, or None for a
+    checkpoint saved on its own (``Run.save``)."""
+    directory = Path(directory)
+    return directory.parent if directory.name in (IN_RUN, _aside(Path(IN_RUN)).name) else None
 
 
 def resolve_checkpoint_dir(path: os.PathLike) -> Path:
@@ -83,7 +92,7 @@ def resolve_checkpoint_dir(path: os.PathLike) -> Path:
     if found is not None:
         return found
     raise CheckpointError(
-        f"no checkpoint at {str(path)!r}: expected {META} there or in {str(path / 'checkpoint')!r}"
+        f"no checkpoint at {str(path)!r}: expected {META} there or in {str(path / IN_RUN)!r}"
     )
 
 

@@ -124,7 +124,7 @@ def check_out_dir(out: Path, resuming: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output directory {str(out)!r} is a file")
     if out.exists() and not resuming and any(out.iterdir()):
-        if (out / "metrics.csv").exists() or (out / "checkpoint").exists():
+        if (out / "metrics.csv").exists() or (out / checkpoint.IN_RUN).exists():
             raise ConfigError(
                 f"output directory {str(out)!r} already holds a run; resume it with "
                 f"--resume {out} or choose another --out"
@@ -303,7 +303,7 @@ def train(
         meta = {**run.meta(), "step": progress.step, "rng_state": rng.bit_generator.state,
                 "guide_rng_state": guide.rng_state() if guide is not None else None,
                 "progress": dataclasses.asdict(progress)}
-        checkpoint.save_checkpoint(out / "checkpoint", meta, run.state, buffer.state_dict())
+        checkpoint.save_checkpoint(out / checkpoint.IN_RUN, meta, run.state, buffer.state_dict())
 
     def evaluate_and_log(now: float) -> None:
         deployed = evaluate_policy(agent_config, run.state, eval_envs, config.eval_episodes, config.seed, guide)

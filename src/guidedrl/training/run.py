@@ -127,8 +127,7 @@ def load(path: Union[str, os.PathLike], guide: Any = None) -> Run:
             f"({meta.get('guide')!r}); pass guide= to load() for the deployed policy. Without it the "
             "guide never acts."
         )
-    saved_in = Path(meta["directory"])
-    run_dir = saved_in.parent if saved_in.name in ("checkpoint", "checkpoint.old") else None
+    run_dir = checkpoint.run_dir_of(meta["directory"])
     return Run(config, state, obs_dim, action_low, action_high, guide=guide, directory=run_dir)
 
 

@@ -1,7 +1,9 @@
 """Wall time of a ``guidedrl bench`` suite, from what its output directory recorded.
 
 Reads ``OUT/trials.json`` (each invocation's wall time) and every run's ``metrics.csv``
-(its own training wall time, evaluations included), and writes a section of
+(its own training wall time, evaluations included) — or, for a finished run whose run directory
+is not there (a suite resumed from a results.csv kept in the repository), the same columns of its
+rows in ``OUT/results.csv`` — and writes a section of
 docs/PERFORMANCE.md: the invocations' total, the trials' summed run time per task and
 strategy, and — while trials are still pending — the time they would take at the median run
 time measured for the same (task, strategy, backbone), on the cores the suite ran on. The
@@ -32,11 +34,22 @@ def hms(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def run_seconds(run_dir: Path):
-    """(whole run, training part) in seconds: the training part sums each evaluation interval's
-    steps over its logged steps/s, which the loop times without the evaluations."""
-    with open(run_dir / "metrics.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+def recorded_rows(out: Path):
+    """OUT/results.csv's rows by (task, strategy, backbone, seed), in file order."""
+    runs = defaultdict(list)
+    path = out / "results.csv"
+    if path.exists():
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                runs[row["task"], row["strategy"], row["backbone"], int(row["seed"])].append(row)
+    return runs
+
+
+def run_seconds(rows):
+    """(whole run, training part) in seconds from a run's evaluation rows (metrics.csv, or its
+    rows of results.csv, which carry the same step, steps_per_second and wall_time): the training
+    part sums each evaluation interval's steps over its logged steps/s, which the loop times
+    without the evaluations."""
     training = sum((int(b["step"]) - int(a["step"])) / float(b["steps_per_second"])
                    for a, b in zip(rows, rows[1:]) if b["steps_per_second"] not in ("", "nan"))
     return float(rows[-1]["wall_time"]), training
@@ -53,13 +66,23 @@ def main() -> None:
     record = json.loads((args.out / "trials.json").read_text())
     measured = defaultdict(list)
     training = defaultdict(list)
+    recorded = None
     finished = pending = 0
     pending_groups = defaultdict(int)
     for trial in record["trials"]:
         group = (trial["task"], trial["strategy"], trial["backbone"])
         if trial["status"] == "finished":
             finished += 1
-            whole, train = run_seconds(args.out / "runs" / trial["id"])
+            metrics = args.out / "runs" / trial["id"] / "metrics.csv"
+            if metrics.exists():
+                with open(metrics, newline="") as handle:
+                    rows = list(csv.DictReader(handle))
+            else:
+                recorded = recorded_rows(args.out) if recorded is None else recorded
+                rows = recorded[trial["task"], trial["strategy"], trial["backbone"], int(trial["seed"])]
+                if not rows:
+                    sys.exit(f"{trial['id']} is finished but has neither {metrics} nor rows in results.csv")
+            whole, train = run_seconds(rows)
             measured[group].append(whole)
             training[group].append(train)
         else:
@@ -100,7 +123,7 @@ def main() -> None:
                      + (f"; {unknown} pending runs are on tasks with no finished run yet." if unknown else "."))
     meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
             "command": "python benchmarks/suite_time.py " + " ".join(sys.argv[1:]), "platform": platform.platform()}
-    write_section(args.doc, args.section, "\n".join(lines), meta, note="from the suite's trials.json and metrics.csv")
+    write_section(args.doc, args.section, "\n".join(lines), meta, note="from the suite's trials.json and its runs' metrics.csv or results.csv rows")
     print("\n".join(lines))
 
 

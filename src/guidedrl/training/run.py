@@ -68,9 +68,15 @@ class Run:
         return np.asarray(action)
 
     def act(self, obs: np.ndarray, guide_free: bool = False) -> np.ndarray:
-        """The deterministic action in the environment's units."""
-        normalized = self.act_normalized(obs, guide_free)
-        return self.action_low + (normalized + 1.0) * 0.5 * (self.action_high - self.action_low)
+        """The deterministic action in the environment's units.
+
+        The affine map from [-1, 1] is computed in float64 and rounded once to float32, so it is
+        exact where it can be (e.g. symmetric bounds: twice the normalised action on Pendulum);
+        in float32, ``low + (a + 1) (high - low) / 2`` loses up to an ulp of ``high`` to
+        cancellation on actions near the middle of the range."""
+        normalized = self.act_normalized(obs, guide_free).astype(np.float64)
+        low, high = self.action_low.astype(np.float64), self.action_high.astype(np.float64)
+        return (0.5 * (high + low) + normalized * 0.5 * (high - low)).astype(np.float32)
 
     def meta(self) -> dict:
         """What a checkpoint records beside the state."""

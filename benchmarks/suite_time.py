@@ -28,21 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import write_section  # noqa: E402
 
+from guidedrl.experiments.runner import recorded_runs  # noqa: E402
+
 
 def hms(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def recorded_rows(out: Path):
-    """OUT/results.csv's rows by (task, strategy, backbone, seed), in file order."""
-    runs = defaultdict(list)
-    path = out / "results.csv"
-    if path.exists():
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                runs[row["task"], row["strategy"], row["backbone"], int(row["seed"])].append(row)
-    return runs
 
 
 def run_seconds(rows):
@@ -66,7 +57,7 @@ def main() -> None:
     record = json.loads((args.out / "trials.json").read_text())
     measured = defaultdict(list)
     training = defaultdict(list)
-    recorded = None
+    recorded = recorded_runs(args.out)  # rows of runs whose run directory is gone
     finished = pending = 0
     pending_groups = defaultdict(int)
     for trial in record["trials"]:
@@ -78,8 +69,7 @@ def main() -> None:
                 with open(metrics, newline="") as handle:
                     rows = list(csv.DictReader(handle))
             else:
-                recorded = recorded_rows(args.out) if recorded is None else recorded
-                rows = recorded[trial["task"], trial["strategy"], trial["backbone"], int(trial["seed"])]
+                rows = recorded.get((trial["task"], trial["strategy"], trial["backbone"], int(trial["seed"])))
                 if not rows:
                     sys.exit(f"{trial['id']} is finished but has neither {metrics} nor rows in results.csv")
             whole, train = run_seconds(rows)

@@ -1,0 +1,53 @@
+"""Runs recorded before the loop was split into phases (commit 64c2eb4): the same seed must give
+the same metrics.csv, apart from the timing columns, on the same platform.
+
+    python -m tests.training.recorded      # re-record into tests/training/data (only when a change of numbers is intended)
+"""
+
+import json
+import platform
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent / "data"
+
+RUNS = {
+    "safecartpole-sac-pag": dict(env="SafeCartpole-v0", algo="sac", guidance="pag", guide="default",
+                                 steps=1500, seed=3, hidden_sizes=(32, 32), batch_size=64,
+                                 learning_starts=500, eval_every=500, eval_episodes=2,
+                                 checkpoint_every=500, progress=False),
+    "pendulum-td3-sag": dict(env="Pendulum-v1", algo="td3", guidance="sag", guide="lqr",
+                             steps=900, seed=1, hidden_sizes=(32, 32), batch_size=64,
+                             learning_starts=300, train_every=2, eval_every=300, eval_episodes=2,
+                             checkpoint_every=300, progress=False),
+}
+
+
+def platform_key() -> dict:
+    """What the numbers depend on besides the code and the seed."""
+    import jax
+    import jaxlib
+    import mujoco
+    import numpy
+
+    return {"machine": platform.machine(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+            "numpy": numpy.__version__, "mujoco": mujoco.__version__}
+
+
+def record(out_dir: Path = HERE) -> None:
+    import shutil
+    import tempfile
+
+    import guidedrl
+    from guidedrl.config import Config
+    from guidedrl.training.loop import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, settings in RUNS.items():
+            run_dir = Path(tmp) / name
+            train(Config(**settings, out=str(run_dir)))
+            shutil.copy(run_dir / "metrics.csv", out_dir / f"{name}.csv")
+    (out_dir / "platform.json").write_text(json.dumps(platform_key(), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    record()

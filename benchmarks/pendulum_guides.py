@@ -46,7 +46,7 @@ def main() -> None:
     runs = {}
     for seed in args.seeds:  # seeds outermost: a partial table already covers every strategy
         for name in args.strategies:
-            guide = guidedrl.guides.resolve_guide("lqr", "Pendulum-v1") if name != "none" else None
+            guide = guidedrl.names.resolve_guide("lqr", "Pendulum-v1") if name != "none" else None
             runs[name, seed] = run_or_resume(
                 out / f"{name}-s{seed}", args.steps, env="Pendulum-v1", algo="sac", guidance=name,
                 guide=guide, seed=seed, hidden_sizes=tuple(args.hidden))

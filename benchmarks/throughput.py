@@ -35,7 +35,7 @@ def guidedrl_steps_per_second(hidden: tuple, measure: int, seed: int, guidance: 
     """
     import guidedrl
 
-    guide = guidedrl.guides.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
+    guide = guidedrl.names.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
     run = guidedrl.train(
         "Pendulum-v1", algo="sac", guidance=guidance, guide=guide, steps=2 * measure,
         seed=seed, hidden_sizes=hidden, batch_size=256, learning_starts=LEARNING_STARTS,

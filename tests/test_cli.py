@@ -42,6 +42,13 @@ def test_console_script_help():
         assert option in result.stdout
 
 
+def test_eval_help_names_the_trust_options():
+    result = subprocess.run([sys.executable, "-m", "guidedrl.cli", "eval", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "--trust-code" in result.stdout and "--guide" in result.stdout
+    assert "only for runs you trust" in " ".join(result.stdout.split())
+
+
 def test_default_train_is_pag_with_the_default_guide_on_safe_cartpole(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["train", "--out", str(out), *FAST]) == 0

@@ -7,14 +7,16 @@ Public API (DESIGN.md, "Public contract")::
     action = run.act(obs)
     run.save("runs/sac/policy"); run = guidedrl.load("runs/sac/policy")
     stats = guidedrl.evaluate(run, "Pendulum-v1", episodes=10)
+
+Only re-exports: no module of the package imports this one (``__version__`` is
+``guidedrl.version``), so each module's imports run one way (tests/test_imports.py).
 """
 
-__version__ = "0.1.0"
-
+from guidedrl.version import __version__
 from guidedrl.api import evaluate, load, train
 from guidedrl.config import Config
 from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError
-from guidedrl import envs, guides
+from guidedrl import envs, guides, names
 from guidedrl.guides import Guide
 from guidedrl.training.loop import TrainingInterrupted
 from guidedrl.training.run import Run
@@ -28,6 +30,7 @@ __all__ = [
     "Guide",
     "guides",
     "envs",
+    "names",
     "Config",
     "GuidedRLError",
     "ConfigError",

@@ -29,6 +29,10 @@ class EvalArgs:
     """Seed of the evaluation episodes (default: the run's seed)."""
     json: bool = False
     """Print the result as JSON instead of a table."""
+    guide: Optional[str] = None
+    """The run's guide, named again (as train's --guide takes it) instead of the one its files name."""
+    trust_code: bool = False
+    """Import the code the run's files name (a module:attr guide, a module:EnvName env id); refused without it, as importing runs code: only for runs you trust."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +168,7 @@ def _train(config: Config) -> int:
 def _eval(args: EvalArgs) -> int:
     from guidedrl.training.run import evaluate, load
 
-    run = load(args.dir)
+    run = load(args.dir, guide=args.guide, trust_code=args.trust_code)
     result = evaluate(run, episodes=args.episodes, guide_free=args.guide_free, seed=args.seed)
     result = {"dir": os.path.abspath(args.dir), "env": run.config.env, "algo": run.config.algo,
               "guidance": run.config.guidance, "guide_free": args.guide_free, **result}
@@ -187,9 +191,10 @@ def _eval(args: EvalArgs) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``guidedrl`` console script."""
-    from guidedrl.errors import GuidedRLError
+    from guidedrl.errors import GuidedRLError, TrainingFailed, WriteError
     from guidedrl.training.loop import TrainingInterrupted
 
+    args = None
     try:
         args = tyro.extras.subcommand_cli_from_dict(
             {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "bench": BenchArgs},
@@ -211,8 +216,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"\n{stop}", file=sys.stderr)
         return 130
     except GuidedRLError as error:
+        if os.environ.get("GUIDEDRL_DEBUG", "") not in ("", "0") or getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exception(error)
         print(f"guidedrl: error: {error}", file=sys.stderr)
-        return 2
+        # 1: the run started and failed (its guide, env or update, or a file); 2: refused input
+        return 1 if isinstance(error, (TrainingFailed, WriteError)) else 2
 
 
 if __name__ == "__main__":

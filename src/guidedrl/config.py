@@ -20,7 +20,7 @@ ALGOS: Tuple[str, ...] = ("sac", "td3")
 LOOP_FIELDS: Tuple[str, ...] = (
     "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
     "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
-    "checkpoint_every", "progress",
+    "checkpoint_every", "progress", "trust_code", "debug",
 )
 """Fields only the host loop reads; the jitted agent functions never see them."""
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
@@ -118,6 +118,10 @@ class Config:
     """Environment steps between checkpoints (a final one is always written)."""
     progress: bool = True
     """Show a progress bar."""
+    trust_code: bool = False
+    """Resume (or load) a run whose files name code to import (a module:attr guide, a module: env id) without naming it again: only for runs you trust, as importing runs code."""
+    debug: bool = False
+    """Show the full traceback when the guide, the env or the update fails (also: GUIDEDRL_DEBUG=1)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -180,6 +184,18 @@ class Config:
             raise ConfigError(f"delta must be in [0, 1], got {self.delta!r}")
         if self.init_temperature <= 0:
             raise ConfigError(f"init_temperature must be > 0, got {self.init_temperature!r}")
+        for name in ("policy_noise", "noise_clip", "exploration_noise", "rg_coef", "beta0"):
+            if not getattr(self, name) >= 0:  # also refuses NaN
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("actor_lr", "critic_lr", "temperature_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        # constraints between fields
+        if self.buffer_size < self.batch_size:
+            raise ConfigError(
+                f"buffer_size ({self.buffer_size}) is smaller than batch_size ({self.batch_size}): a "
+                "minibatch would repeat the few stored transitions; use buffer_size >= batch_size"
+            )
 
     # -- (de)serialisation --------------------------------------------------------------
     def to_dict(self) -> dict:

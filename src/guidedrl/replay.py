@@ -82,6 +82,17 @@ class ReplayBuffer:
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def mark(self) -> tuple:
+        """What :meth:`undo` needs to take back the next :meth:`add`: the counters and the row
+        it will overwrite."""
+        return self.position, self.size, self.storage[self.position].copy()
+
+    def undo(self, mark: tuple) -> None:
+        """Take back the transitions added since :meth:`mark` returned ``mark`` (one add)."""
+        position, size, row = mark
+        self.storage[position] = row
+        self.position, self.size = position, size
+
     def sample_flat(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> np.ndarray:
         """``num_batches`` minibatches of ``batch_size`` rows drawn uniformly with replacement,
         as one (num_batches, batch_size, width) array; :func:`unflatten` splits it."""

@@ -11,7 +11,7 @@ SEEDS = (0, 1, 2, 3, 4)
 def mean_return_at(guidance, steps=3_000):
     returns = []
     for seed in SEEDS:
-        guide = guidedrl.guides.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
+        guide = guidedrl.names.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
         run = guidedrl.train("Pendulum-v1", guidance=guidance, guide=guide, steps=steps, seed=seed,
                              hidden_sizes=(64, 64), eval_every=steps, eval_episodes=10, progress=False)
         returns.append(run.history[-1]["eval_return"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import guidedrl
-from guidedrl import guides
+from guidedrl import guides, names
 from guidedrl.errors import ConfigError
 from guidedrl.guides import Guide, GuideError
 from guidedrl.guides.pendulum import pendulum_lqr, verify_region
@@ -126,14 +126,30 @@ def test_pendulum_lqr_in_the_real_env():
 
 
 def test_resolve_guide_names():
-    assert guides.resolve_guide("lqr", "Pendulum-v1").name == "pendulum-lqr"
+    assert names.resolve_guide("lqr", "Pendulum-v1").name == "pendulum-lqr"
     with pytest.raises(ConfigError, match="built-in guide 'lqr' exists for Pendulum-v1, not for 'MountainCarContinuous-v0'"):
-        guides.resolve_guide("lqr", "MountainCarContinuous-v0")
-    assert guides.resolve_guide("guidedrl.guides.pendulum:pendulum_lqr", "Pendulum-v1").name == "pendulum-lqr"
+        names.resolve_guide("lqr", "MountainCarContinuous-v0")
+    assert names.resolve_guide("guidedrl.guides.pendulum:pendulum_lqr", "Pendulum-v1").name == "pendulum-lqr"
     with pytest.raises(ConfigError, match="unknown guide 'nope'"):
-        guides.resolve_guide("nope", "Pendulum-v1")
+        names.resolve_guide("nope", "Pendulum-v1")
     with pytest.raises(ConfigError, match="cannot load guide"):
-        guides.resolve_guide("guidedrl.guides:missing", "Pendulum-v1")
+        names.resolve_guide("guidedrl.guides:missing", "Pendulum-v1")
+
+
+def test_a_guide_spec_from_a_file_imports_nothing_unless_trusted():
+    import sys
+
+    assert "antigravity" not in sys.modules
+    with pytest.raises(ConfigError) as refused:
+        names.resolve_guide("antigravity:geohash", "Pendulum-v1", trust_code=False, source="run/checkpoint/meta.json")
+    assert str(refused.value) == (
+        "run/checkpoint/meta.json names the guide 'antigravity:geohash', which would import the module "
+        "'antigravity' and call geohash; name it again (--guide antigravity:geohash, or guide= in Python) "
+        "or pass --trust-code (trust_code=True) if you trust this file")
+    assert "antigravity" not in sys.modules
+    # names that import nothing a file names resolve either way
+    assert names.resolve_guide("lqr", "Pendulum-v1", trust_code=False).name == "pendulum-lqr"
+    assert names.resolve_guide("default", "Pendulum-v1", trust_code=False).name == "pendulum-lqr"
 
 
 def test_a_bad_guide_is_refused_before_anything_is_written(tmp_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import guidedrl
-from guidedrl.guides import GuideError, export_policy, from_policy_file, resolve_guide
+from guidedrl.guides import GuideError, export_policy, from_policy_file
+from guidedrl.names import resolve_guide
 from tests.conftest import SMALL, MirrorEnv
 
 

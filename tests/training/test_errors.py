@@ -124,3 +124,43 @@ def test_corrupt_replay_file_refuses_resume(trained, tmp_path):
     (run_dir / "checkpoint" / "replay.msgpack").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="replay.msgpack"):
         loop.train(Config(resume=str(run_dir)))
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--buffer-size", "10", "--batch-size", "256"], "buffer_size (10) is smaller than batch_size (256)"),
+    (["--actor-lr", "0"], "actor_lr must be > 0"),
+    (["--policy-noise", "-0.1"], "policy_noise must be >= 0"),
+])
+def test_cross_field_and_range_checks_refuse_before_anything_is_written(tmp_path, capsys, options, message):
+    from guidedrl.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--no-progress", *options]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+class _NeedsAMissingModule:
+    def __init__(self):
+        import guidedrl_no_such_dependency  # noqa: F401
+
+
+def test_an_env_that_cannot_be_built_is_one_line_naming_the_id_and_the_missing_module(tmp_path):
+    import gymnasium as gym
+
+    gym.register(id="NeedsAMissingModule-v0", entry_point=f"{__name__}:_NeedsAMissingModule")
+    out = tmp_path / "run"
+    with pytest.raises(EnvError) as error:
+        guidedrl.train("NeedsAMissingModule-v0", steps=10, out=str(out))
+    message = str(error.value)
+    assert message.startswith("cannot build environment 'NeedsAMissingModule-v0': ModuleNotFoundError")
+    assert "'guidedrl_no_such_dependency'" in message and "\n" not in message
+    assert not out.exists()
+
+
+def test_a_gymnasium_mujoco_task_builds_out_of_the_box():
+    from guidedrl.envs import make_env
+
+    env = make_env("HalfCheetah-v5")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (17,) and env.action_space.shape == (6,)

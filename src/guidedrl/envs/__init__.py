@@ -4,7 +4,8 @@ makes an env.
 Built-in tasks (``TASKS``) are registered with Gymnasium under the ``guidedrl/`` namespace
 when guidedrl is imported: ``gymnasium.make("guidedrl/SafeCartpole-v0")`` (or
 ``gymnasium.make("guidedrl:guidedrl/SafeCartpole-v0")`` without importing first).
-``default_guide(id)`` is each task's own guide (``--guide default``).
+``default_guide(id)`` is each task's own guide (``--guide default``). ``check_env_id`` refuses
+an env id read from a file whose making would import a module (``module:EnvName``).
 
 ``make_env`` accepts a Gymnasium id (built-in ids may be given with or without the
 namespace) or an ``Env`` instance, checks that the action space is a bounded Box, rescales
@@ -16,12 +17,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Union
+from typing import Callable, Dict, Optional, Union
 
 import gymnasium as gym
 import numpy as np
 
-from guidedrl.errors import EnvError
+from guidedrl.errors import ConfigError, EnvError
 
 NAMESPACE = "guidedrl/"
 
@@ -64,9 +65,9 @@ def _point_guide(name: str):
 
 
 def _pendulum_guide():
-    from guidedrl.guides import BUILTIN
+    from guidedrl.guides.pendulum import pendulum_lqr
 
-    return BUILTIN["lqr"]["Pendulum-v1"]()
+    return pendulum_lqr()
 
 
 GUIDE_DIR = Path(__file__).resolve().parent / "guides"
@@ -130,20 +131,70 @@ def default_guide(env_id: str):
     return task_of(env_id).guide()
 
 
+def check_env_id(env_id: str, trust_code: bool = False, source: Optional[str] = None) -> None:
+    """Refuse, without importing anything, an env id read from a file (``source``, named in the
+    message) that making it would import a module for.
+
+    Gymnasium makes ``module:EnvName`` by importing ``module`` first (so that it registers the
+    env), which runs that module's code: unless ``trust_code``, such an id raises
+    :class:`~guidedrl.errors.ConfigError`. Our own ``guidedrl:`` prefix is allowed. A plain id is
+    fine, registered or not: Gymnasium imports nothing for it (an unknown one fails when made,
+    with :class:`EnvError` listing the built-in tasks)."""
+    if trust_code or ":" not in env_id:
+        return
+    module = env_id.split(":", 1)[0]
+    if module == "guidedrl":
+        return
+    raise ConfigError(
+        f"{source or 'a file'} names the env {env_id!r}, which would import the module {module!r} "
+        "(Gymnasium imports the part before ':' to register the env); name the env again (env= in "
+        "Python) or pass --trust-code (trust_code=True) if you trust this file"
+    )
+
+
+_UNKNOWN_ID = tuple(getattr(gym.error, name) for name in (
+    "UnregisteredEnv", "NamespaceNotFound", "NameNotFound", "VersionNotFound", "DeprecatedEnv")
+    if hasattr(gym.error, name))
+"""Gymnasium's errors for an id it does not know (as opposed to one it cannot build)."""
+
+
 def _make_from_id(env_id: str) -> gym.Env:
     candidates = [env_id]
     if not env_id.startswith(NAMESPACE) and NAMESPACE + env_id in gym.registry:
         candidates.insert(0, NAMESPACE + env_id)
     for candidate in candidates:
         if candidate in gym.registry:
-            return gym.make(candidate)
+            return _build(candidate)
     try:  # let Gymnasium explain (versions, namespaces, close matches)
         return gym.make(env_id)
-    except gym.error.Error as error:
+    except _UNKNOWN_ID + (gym.error.Error,) as error:
+        if not isinstance(error, _UNKNOWN_ID) and isinstance(error, gym.error.DependencyNotInstalled):
+            raise _cannot_build(env_id, error) from None
         raise EnvError(
             f"unknown environment id {env_id!r}; built-in tasks: {', '.join(TASKS)} "
             f"(or any registered Gymnasium id; Gymnasium says: {error})"
         ) from None
+
+
+def _build(env_id: str) -> gym.Env:
+    """``gym.make`` of a registered id; a constructor that fails (a missing dependency, say) is
+    one line naming the id and what is missing."""
+    try:
+        return gym.make(env_id)
+    except Exception as error:
+        raise _cannot_build(env_id, error) from error
+
+
+def _cannot_build(env_id: str, error: BaseException) -> EnvError:
+    text = " ".join(str(error).split())
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        hint = (f"; the module {error.name!r} it needs is not installed (pip install guidedrl "
+                f"installs what Gymnasium's MuJoCo tasks need; for others install the package providing it)")
+    elif isinstance(error, gym.error.DependencyNotInstalled):
+        hint = "; a dependency of this env is not installed"
+    else:
+        hint = ""
+    return EnvError(f"cannot build environment {env_id!r}: {type(error).__name__}: {text}{hint}")
 
 
 def env_id_of(env: Union[str, gym.Env]) -> str:

@@ -66,7 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     import gymnasium as gym
 
-    import guidedrl
+    from guidedrl.api import train
     from guidedrl.envs import GUIDE_DIR, NAMESPACE, TASKS
     from guidedrl.guides.policy_file import export_policy, from_policy_file
 
@@ -79,7 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.env_kwargs:
         env_id = NAMESPACE + args.env if args.env in TASKS else args.env
         env = gym.make(env_id, **args.env_kwargs)
-    run = guidedrl.train(env, algo="sac", steps=args.steps, seed=args.seed,
+    run = train(env, algo="sac", steps=args.steps, seed=args.seed,
                          hidden_sizes=tuple(args.hidden), eval_every=args.eval_every,
                          eval_episodes=args.eval_episodes, on_evaluation=keep)
     best = max(ret for _, ret, _ in snapshots)

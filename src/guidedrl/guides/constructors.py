@@ -7,6 +7,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from guidedrl.errors import ConfigError
 from guidedrl.guides.base import Guide
 
 Confidence = Callable[[np.ndarray], float]
@@ -131,12 +132,28 @@ def lqr(A, B, Q, R, **kwargs) -> LQRGuide:
 
 
 def from_checkpoint(path: Union[str, os.PathLike], confidence: Union[Confidence, float] = 1.0,
-                    name: Optional[str] = None, guide_free: bool = True) -> Guide:
-    """A trained guidedrl policy used as a guide: its deterministic action (the actor alone by
-    default) where ``confidence`` says so."""
-    from guidedrl.training.run import load
+                    name: Optional[str] = None, guide_free: bool = True, guide: Optional[Guide] = None) -> Guide:
+    """A trained guidedrl policy used as a guide: its deterministic action where ``confidence``
+    says so. ``path`` is a checkpoint directory or a run directory holding ``checkpoint/``.
 
-    run = load(path)
+    By default the actor alone acts (``guide_free``). With ``guide_free=False`` the checkpoint's
+    deployed policy acts, which for a guided run needs the guide it was trained with: pass it as
+    ``guide``. The guide the checkpoint's files name is never resolved here, so reading a
+    checkpoint as a guide imports no code it names (``guidedrl.load`` resolves it, if trusted).
+    """
+    from guidedrl.guidance import get_strategy
+    from guidedrl.policy import read_policy
+
+    policy = read_policy(path)
+    if not guide_free and guide is None and get_strategy(policy.config.guidance).uses_guide:
+        raise ConfigError(
+            f"checkpoint {os.fspath(path)!r} was trained with guidance {policy.config.guidance!r} and the "
+            f"guide {policy.config.guide!r}; its deployed policy (guide_free=False) needs that guide: "
+            "pass it as guide=, or use the actor alone (guide_free=True)"
+        )
+    if guide is not None:
+        guide.bind(policy.obs_dim, policy.action_dim, policy.config.env)
     conf = confidence if callable(confidence) else always(float(confidence))
-    return Guide(lambda obs: run.act_normalized(obs, guide_free=guide_free), conf,
-                 name=name or f"policy:{os.fspath(path)}", obs_dim=run.obs_dim, made_for=run.config.env)
+    return Guide(lambda obs: policy.act_normalized(obs, guide, guide_free), conf,
+                 name=name or f"policy:{os.fspath(path)}", obs_dim=policy.obs_dim,
+                 made_for=policy.config.env)

@@ -1,50 +1,20 @@
-"""Deterministic evaluation of the deployed policy and of the guide-free actor (DESIGN.md, decision 6)."""
+"""Deterministic evaluation of the deployed policy and of the guide-free actor (DESIGN.md, decision 6).
+
+The act function itself (``deployed_actions``, ``guide_fields``) lives in :mod:`guidedrl.policy`
+and is re-exported here."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, List, Optional, Sequence, Union
 
 import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from guidedrl import agent
-from guidedrl.backbones import get_backbone
-from guidedrl.types import GuideFields
+from guidedrl.policy import deployed_action, deployed_actions, guide_fields  # noqa: F401  (re-exported)
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share reset seeds with training ones
-
-
-@partial(jax.jit, static_argnames=("config", "guide_free"))
-def deployed_actions(config, state: agent.AgentState, obs, guide_action, confidence, guide_free: bool):
-    """The deterministic actions at a batch of observations, and whether the guide gave each.
-
-    ``guide_free`` uses the actor alone everywhere; otherwise the strategy decides
-    (the guide acts where λ(s) >= 0.5 for strategies that execute it).
-    """
-    obs = jnp.asarray(obs, jnp.float32)
-    if guide_free:
-        action = get_backbone(config.algo).deterministic_action(config, state.backbone, obs)
-        return action, jnp.zeros(obs.shape[:1], bool)
-    guide = GuideFields(jnp.asarray(guide_action, jnp.float32), jnp.asarray(confidence, jnp.float32))
-    return agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True)
-
-
-def deployed_action(config, state: agent.AgentState, obs, guide_action, confidence, guide_free: bool):
-    """:func:`deployed_actions` at one observation."""
-    action, from_guide = deployed_actions(config, state, np.asarray(obs, np.float32)[None],
-                                          np.asarray(guide_action, np.float32)[None],
-                                          np.asarray([confidence], np.float32), guide_free)
-    return action[0], from_guide[0]
-
-
-def guide_fields(guide: Any, obs: np.ndarray, action_dim: int):
-    """(a_g(obs), λ(obs)) from ``guide``, or zeros when there is none."""
-    if guide is None:
-        return np.zeros(action_dim, np.float32), 0.0
-    return guide(obs)
 
 
 def evaluate_policy(

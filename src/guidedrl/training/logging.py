@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -57,14 +58,23 @@ class MetricsLogger:
             with path.open("w", newline="") as handle:
                 csv.writer(handle).writerow(self.columns)
         self._csv = path.open("a", newline="")
-        self._writer = csv.DictWriter(self._csv, fieldnames=self.columns)
         purge = None if resume_step is None else resume_step + 1
         self._tb = SummaryWriter(str(self.directory / TENSORBOARD), purge_step=purge)
 
     def log(self, row: Dict[str, object]) -> None:
         """Write one row (missing columns are left empty) and its numbers to TensorBoard."""
-        self._writer.writerow({c: _format(row.get(c, "")) for c in self.columns})
-        self._csv.flush()
+        line = io.StringIO()
+        csv.DictWriter(line, fieldnames=self.columns).writerow(
+            {c: _format(row.get(c, "")) for c in self.columns})
+        end = self._csv.tell()
+        try:
+            self._csv.write(line.getvalue())
+            self._csv.flush()
+        except OSError as error:  # a full disk: take the partial row back, name the file
+            self._csv = _reopen_truncated(self._csv, end)
+            if error.filename is None:
+                error.filename = str(self.directory / METRICS)
+            raise
         step = int(row["step"])
         for name, value in row.items():
             if (name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -75,3 +85,16 @@ class MetricsLogger:
     def close(self) -> None:
         self._csv.close()
         self._tb.close()
+
+
+def _reopen_truncated(handle, size: int):
+    """``handle``'s file cut back to ``size`` bytes, reopened for appending (what a failed
+    write left in Python's buffer is dropped with the old handle)."""
+    path = handle.name
+    try:
+        handle.close()
+    except OSError:
+        pass
+    with open(path, "r+b") as raw:
+        raw.truncate(size)
+    return open(path, "a", newline="")

@@ -1,18 +1,30 @@
-"""The host training loop for any Gymnasium env with a Box action space.
+"""The host training loop for any Gymnasium env with a Box action space, in named phases.
 
-Per environment step: the guide is asked about the new state (host), the
-behaviour action comes from one jitted call, the transition goes into the
-replay buffer with the guide's fields for s and s', and every ``train_every``
-steps one jitted call runs ``train_every * updates_per_step`` gradient steps in
-a ``lax.scan``. Every ``eval_every`` steps the deployed policy and the
-guide-free actor are evaluated and a row is logged; every
-``checkpoint_every`` steps (and at the end, and on Ctrl-C / SIGTERM) the whole
-training state is checkpointed, so ``--resume`` continues exactly.
+:func:`train` reads top to bottom as its phases:
 
-Resuming restores the interrupted episode too: training episodes reset with a
-seed derived from (seed, episode index), so the loop resets with that seed and
-replays the episode's stored actions, which puts a deterministic env back in
-the state it was in.
+* **set up** (:func:`setup`): the config (or the checkpoint being resumed), the envs, the
+  guide, the run directory's lock, the agent state (fresh or restored), the current episode
+  and the run's files;
+* **one training step** (:func:`training_step`): the behaviour action, one environment step
+  with the guide asked about the new state (:func:`step_env`, the one place user code runs),
+  the transition stored, and every ``train_every`` steps ``train_every * updates_per_step``
+  gradient steps in one jitted call that also acts at the next state (:func:`learn`);
+* **evaluate and log** (:func:`evaluate_and_log`) every ``eval_every`` steps: the deployed
+  policy and the guide-free actor, one metrics.csv row;
+* **checkpoint** (:func:`save_checkpoint`) every ``checkpoint_every`` steps, at the end, and
+  on Ctrl-C / SIGTERM, so ``--resume`` continues exactly.
+
+A training step is all or nothing. When the guide or the env raises or returns a non-finite
+value, or the update produces one, the step is taken back (the replay buffer, the counters,
+the random streams and the agent state as they were before it), the run is checkpointed at
+that state and :class:`~guidedrl.errors.TrainingFailed` says what failed, at which step, and
+how to resume once it is fixed; a resumed run then continues exactly as an uninterrupted one
+would have. A file that cannot be written (a full disk) raises
+:class:`~guidedrl.errors.WriteError` naming it; the last good checkpoint stays intact.
+
+Resuming restores the interrupted episode too: training episodes reset with a seed derived
+from (seed, episode index), so the loop resets with that seed and replays the episode's stored
+actions, which puts a deterministic env back in the state it was in.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import gymnasium as gym
 import jax
@@ -35,13 +47,15 @@ import numpy as np
 
 from guidedrl import agent
 from guidedrl.config import DEFAULT_GUIDE, Config
-from guidedrl.envs import action_bounds, env_id_of, make_env
-from guidedrl.errors import CheckpointError, ConfigError
+from guidedrl.envs import action_bounds, check_env_id, env_id_of, make_env
+from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError, TrainingFailed, WriteError
 from guidedrl.guidance import get_strategy
-from guidedrl.guides import resolve_guide
+from guidedrl.guides.base import GuideError
+from guidedrl.names import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
 from guidedrl.training.evaluate import evaluate_policy, guide_fields
+from guidedrl.training.lock import RunLock
 from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, write_config
 from guidedrl.training.run import Run, state_template
 from guidedrl.types import GuideFields
@@ -91,32 +105,346 @@ behave = jax.jit(behaviour_action, static_argnames="config")
 init_agent = jax.jit(agent.init, static_argnums=(0, 2, 3))
 
 
+def all_finite(tree: Any) -> jax.Array:
+    """Whether every floating-point value in ``tree`` is finite (one boolean)."""
+    checks = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)
+              if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
+
+
 @partial(jax.jit, static_argnames=("config", "layout"), donate_argnames="state")
 def learn_and_behave(config, layout, state, flat_batches, learn_key, env_step,
                      act_key, next_obs, next_guide_action, next_confidence, next_uniform):
     """``update_many`` over K minibatches (rows of the replay storage), then the behaviour
-    action at ``next_obs`` (the state of step ``env_step``) with the updated agent."""
+    action at ``next_obs`` (the state of step ``env_step``) with the updated agent.
+
+    Returns ``(state, metrics, action, from_guide, finite)``: when the update produced a
+    non-finite value (in the new state or the action), ``finite`` is False and ``state`` is the
+    state before the update, so the run can be saved as it was."""
     batches = unflatten(flat_batches, layout)
-    state, metrics = agent.update_many(
+    new_state, metrics = agent.update_many(
         config, state, batches, jax.random.fold_in(learn_key, env_step), env_step
     )
-    action, from_guide = behaviour_action(config, state, next_obs, next_guide_action,
-                                            next_confidence, act_key, env_step, next_uniform)
-    return state, metrics, action, from_guide
+    action, from_guide = behaviour_action(config, new_state, next_obs, next_guide_action,
+                                          next_confidence, act_key, env_step, next_uniform)
+    finite = all_finite(new_state) & jnp.all(jnp.isfinite(action))
+    kept = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old), new_state, state)
+    return kept, metrics, action, from_guide, finite
 
 
-# -- helpers ---------------------------------------------------------------------------------
+# -- the loop's records ------------------------------------------------------------------------
 
 
-def episode_seed(seed: int, episode: int) -> int:
-    """The reset seed of training episode ``episode``."""
-    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
+@dataclasses.dataclass
+class Progress:
+    """The loop's counters: everything besides agent, buffer and RNG that a resume needs."""
+
+    step: int = 0
+    episode: int = 0
+    episode_return: float = 0.0
+    episode_length: int = 0
+    train_episodes: int = 0
+    train_catastrophes: int = 0
+    wall_time: float = 0.0
+    # since the last evaluation
+    interval_start_step: int = 0
+    interval_guide_steps: int = 0
+    interval_returns: List[float] = dataclasses.field(default_factory=list)
+    interval_metrics: List[Dict[str, float]] = dataclasses.field(default_factory=list)
+    last_return: float = math.nan
+    # the action already chosen for the current observation (by learn_and_behave), if any
+    next_action: Optional[List[float]] = None
+    next_from_guide: bool = False
+    # the evaluation of this step failed and was not logged: a resume runs it first
+    evaluation_pending: bool = False
 
 
-def default_out(config: Config) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = config.env.replace("/", "-")
-    return os.path.join("runs", f"{name}-{config.algo}-{config.guidance}-s{config.seed}-{stamp}")
+@dataclasses.dataclass
+class Outcome:
+    """What one environment step gave, before any of it is recorded."""
+
+    next_obs: np.ndarray
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict
+    next_guide_action: np.ndarray
+    next_confidence: float
+    obs: np.ndarray  # the observation the next step acts on: next_obs, or the reset's
+    guide_action: np.ndarray
+    confidence: float
+
+    @property
+    def done(self) -> bool:
+        return bool(self.terminated or self.truncated)
+
+
+@dataclasses.dataclass
+class Loop:
+    """A run in progress: everything the phases share."""
+
+    config: Config
+    strategy: Any
+    guide: Any
+    train_env: gym.Env
+    eval_envs: List[gym.Env]
+    buffer: ReplayBuffer
+    rng: np.random.Generator
+    progress: Progress
+    run: Run
+    out: Optional[Path]
+    lock: Optional[RunLock]
+    act_key: jax.Array
+    learn_key: jax.Array
+    saved_step: Optional[int]  # the step of the last good checkpoint on disk
+    obs: np.ndarray = None
+    guide_action: np.ndarray = None
+    confidence: float = 0.0
+    logger: Optional[MetricsLogger] = None
+    metric_names: List[str] = dataclasses.field(default_factory=list)
+    rows: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    pending_metrics: List[Any] = dataclasses.field(default_factory=list)
+    clock_start: float = 0.0
+    interval_clock: float = 0.0
+    on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None
+
+    @property
+    def action_dim(self) -> int:
+        return self.run.action_dim
+
+
+class StepFailed(Exception):
+    """Raised inside a phase when user code or the update failed; the phase has already taken
+    back what it changed. ``source`` names the failing part, ``cause`` is its exception."""
+
+    def __init__(self, source: str, cause: BaseException, during: str):
+        super().__init__(source)
+        self.source, self.cause, self.during = source, cause, during
+
+
+class NonFinite(ValueError):
+    """A non-finite value where a finite one is needed."""
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+def train(
+    config: Config,
+    guide: Any = None,
+    env: Union[str, gym.Env, None] = None,
+    eval_env: Union[str, gym.Env, None] = None,
+    on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None,
+) -> Run:
+    """Train an agent as ``config`` says and return it as a :class:`Run`.
+
+    ``env`` overrides ``config.env`` with an id or an ``Env`` instance; ``eval_env`` is
+    the env evaluations run on (default: a fresh copy of ``env``). With ``config.out``
+    None, nothing is written to disk. Every check on the inputs runs before anything is
+    written. ``on_evaluation(row, run)``, if given, is called after each evaluation with the
+    logged row and the run at that step (e.g. to keep a snapshot of the policy).
+
+    Raises :class:`~guidedrl.errors.TrainingFailed` (after checkpointing the last consistent
+    state) when the guide, the env or the update fails, :class:`~guidedrl.errors.WriteError`
+    when a file cannot be written, and :class:`TrainingInterrupted` on Ctrl-C / SIGTERM.
+    """
+    loop = setup(config, guide, env, eval_env, on_evaluation)
+    config = loop.config
+    bar = _progress_bar(config) if config.progress else None
+    try:
+        with _StopFlag() as stop, (bar if bar is not None else contextlib.nullcontext()):
+            task = bar.add_task("train", total=config.steps, completed=loop.progress.step,
+                                ret=loop.progress.last_return, sps=0.0) if bar else None
+            if loop.progress.evaluation_pending:  # the step-0 row, or one a failure cut short
+                guarded(loop, evaluate_and_log)
+                if loop.progress.step > 0:
+                    checkpoint_if_due(loop)
+            while loop.progress.step < config.steps:
+                if stop.raised:
+                    interrupt(loop)
+                guarded(loop, training_step)
+                step = loop.progress.step
+                if step % config.eval_every == 0 or step == config.steps:
+                    loop.progress.evaluation_pending = True
+                    guarded(loop, evaluate_and_log)
+                checkpoint_if_due(loop)
+                if bar is not None and (step % 200 == 0 or step == config.steps):
+                    bar.update(task, completed=step, ret=loop.progress.last_return, sps=_rate(loop))
+    finally:
+        close(loop)
+    loop.run.history = loop.rows
+    return loop.run
+
+
+# -- set up ----------------------------------------------------------------------------------
+
+
+def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: Union[str, gym.Env, None],
+          on_evaluation: Optional[Callable] = None) -> Loop:
+    """Every check, the lock, the agent state, the current episode and the run's files, in that
+    order: nothing is written before the checks pass, and nothing is left behind if set-up fails."""
+    config, resume_meta = resolve_config(config)
+    strategy = get_strategy(config.guidance)
+    if not strategy.uses_guide and config.guide == DEFAULT_GUIDE:
+        config = config.replace(guide=None)  # the implicit default guide means nothing without guidance
+    if env is None and resume_meta is not None:  # the env id came from the checkpoint's files
+        check_env_id(config.env, config.trust_code, os.path.join(resume_meta["directory"], checkpoint.META))
+    source = env if env is not None else config.env
+    train_env, eval_envs = build_envs(source, eval_env, config.eval_episodes)
+    if env is not None:
+        config = config.replace(env=env_id_of(env))
+    if guide is not None and config.guide is not None:
+        config = config.replace(guide=None)  # a guide object from Python: nothing a file can name
+    guide = bind_guide(config, strategy, guide, train_env, resume_meta)
+    out = Path(config.out).resolve() if config.out is not None else None
+    lock = None
+    if out is not None:
+        check_out_dir(out, resuming=True)  # can it be written at all
+        lock = RunLock(out).acquire()  # the first thing written, so a second process is told who owns it
+    try:
+        if out is not None:
+            check_out_dir(out, resuming=resume_meta is not None)  # a run may have ended there meanwhile
+        loop = restore_or_init(config, strategy, guide, train_env, eval_envs, resume_meta, out, lock)
+        loop.on_evaluation = on_evaluation
+        start_episode(loop)
+        open_files(loop, resuming=resume_meta is not None)
+    except BaseException:
+        if lock is not None:
+            lock.abandon()
+        raise
+    if loop.progress.step == 0 and resume_meta is None:
+        loop.progress.evaluation_pending = True  # the step-0 row
+    return loop
+
+
+def resolve_config(config: Config) -> Tuple[Config, Optional[dict]]:
+    """The config to run: ``config`` itself, or the resumed run's saved one (with this call's
+    ``progress``, ``debug`` and ``trust_code``, and the guide if it is named again)."""
+    if config.resume is None:
+        return config, None
+    meta = checkpoint.read_meta(config.resume)
+    if meta.get("kind") != "training":
+        raise CheckpointError(
+            f"checkpoint {meta['directory']!r} is a policy checkpoint; resuming needs a run's training checkpoint"
+        )
+    saved = Config.from_dict(meta["config"])
+    named = config.guide if config.guide not in (None, DEFAULT_GUIDE) else None
+    resumed = saved.replace(resume=config.resume, out=str(Path(meta["directory"]).parent),
+                            progress=config.progress, debug=config.debug, trust_code=config.trust_code,
+                            **({"guide": named} if named is not None else {}))
+    meta["guide_named_again"] = named is not None
+    return resumed, meta
+
+
+def build_envs(source: Union[str, gym.Env], eval_source: Union[str, gym.Env, None],
+               episodes: int) -> Tuple[gym.Env, List[gym.Env]]:
+    """The training env and one evaluation env per evaluation episode (run side by side)."""
+    train_env = make_env(source)
+    eval_source = eval_source if eval_source is not None else source
+    return train_env, [make_env(eval_source, copy_instance=True) for _ in range(episodes)]
+
+
+def bind_guide(config: Config, strategy: Any, guide: Any, train_env: gym.Env, resume_meta: Optional[dict]):
+    """The run's guide (given, or resolved from ``config.guide``), bound to the env's sizes and seeded."""
+    obs_dim = int(np.prod(train_env.observation_space.shape))
+    action_dim = int(np.prod(train_env.action_space.shape))
+    if guide is None and config.guide is not None:
+        from_file = resume_meta is not None and not resume_meta.get("guide_named_again")
+        guide = resolve_guide(config.guide, config.env, trust_code=not from_file or config.trust_code,
+                              source=os.path.join(resume_meta["directory"], checkpoint.META) if from_file else None)
+    if strategy.uses_guide and guide is None:
+        raise ConfigError(
+            f"guidance {config.guidance!r} needs a guide: pass --guide (CLI) or guide= (Python)"
+            + ("; this run's guide was given from Python, so resume it from Python with guide="
+               if resume_meta is not None else "")
+        )
+    if guide is not None:
+        guide.bind(obs_dim, action_dim, config.env)
+        guide.seed(int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]))
+    return guide
+
+
+def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.Env, eval_envs: List[gym.Env],
+                    resume_meta: Optional[dict], out: Optional[Path], lock: Optional[RunLock]) -> Loop:
+    """The loop with a fresh agent, buffer and counters, or those of the checkpoint resumed."""
+    obs_dim = int(np.prod(train_env.observation_space.shape))
+    action_dim = int(np.prod(train_env.action_space.shape))
+    root_key = jax.random.key(config.seed, impl=PRNG_IMPL)
+    init_key, act_key, learn_key = jax.random.split(root_key, 3)
+    buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim)
+    rng = np.random.default_rng(config.seed)
+    progress = Progress()
+    if resume_meta is None:
+        state = init_agent(config.agent, init_key, obs_dim, action_dim)
+    else:
+        state = _restore(config, resume_meta, obs_dim, action_dim, buffer, rng, guide)
+        progress = Progress(**resume_meta["progress"])
+    low, high = action_bounds(train_env)
+    run = Run(config, state, obs_dim, low, high, guide=guide, directory=out)
+    return Loop(config, strategy, guide, train_env, eval_envs, buffer, rng, progress, run, out, lock,
+                act_key, learn_key, saved_step=None if resume_meta is None else int(resume_meta["step"]))
+
+
+def _restore(config: Config, meta: dict, obs_dim: int, action_dim: int, buffer: ReplayBuffer,
+             rng: np.random.Generator, guide: Any):
+    """The checkpoint's agent state; fills ``buffer``, ``rng`` and the guide's stream from it."""
+    if meta["obs_dim"] != obs_dim or meta["action_dim"] != action_dim:
+        raise CheckpointError(
+            f"checkpoint {meta['directory']!r} is for observations of {meta['obs_dim']} and actions of "
+            f"{meta['action_dim']} values; {config.env!r} has {obs_dim} and {action_dim}"
+        )
+    state = checkpoint.load_agent_state(meta, state_template(config, obs_dim, action_dim))
+    try:
+        buffer.load_state_dict(checkpoint.load_replay_state(meta))
+        rng.bit_generator.state = meta["rng_state"]
+        Progress(**meta["progress"])
+        if guide is not None and meta.get("guide_rng_state") is not None:
+            guide.set_rng_state(meta["guide_rng_state"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"corrupt checkpoint {meta['directory']!r}: {type(error).__name__}: {error}"
+        ) from None
+    return jax.tree_util.tree_map(jnp.asarray, state)
+
+
+def start_episode(loop: Loop) -> None:
+    """Reset the training env into the current episode (replaying its stored actions when
+    resuming) and ask the guide about the first state; failures here are named errors."""
+    progress, env_name = loop.progress, loop.config.env
+    try:
+        obs, _ = loop.train_env.reset(seed=episode_seed(loop.config.seed, progress.episode))
+        if progress.episode_length:
+            obs = _replay_episode(loop.train_env, obs, loop.buffer, progress.episode_length)
+        loop.obs = _finite_obs(obs, "observation")
+    except GuidedRLError:
+        raise
+    except Exception as error:
+        raise EnvError(f"the env {env_name!r} failed at its first reset: {_describe(error)}") from error
+    try:
+        loop.guide_action, loop.confidence = guide_fields(loop.guide, loop.obs, loop.action_dim)
+    except GuideError:
+        raise
+    except Exception as error:
+        raise GuideError(f"the guide {loop.guide.name!r} failed on the first observation: "
+                         f"{_describe(error)}") from error
+
+
+def open_files(loop: Loop, resuming: bool) -> None:
+    """config.json and the metrics log (rows past the resumed checkpoint are dropped)."""
+    state, config = loop.run.state, loop.config
+    loop.metric_names = sorted(jax.eval_shape(
+        lambda s, b: agent.update_many(config.agent, s, b, loop.learn_key, 0)[1], state,
+        loop.buffer.batch_spec(1, 1),
+    ))
+    loop.clock_start = loop.interval_clock = time.perf_counter()
+    if loop.out is None:
+        return
+    columns = list(BASE_COLUMNS) + loop.metric_names + list(TIMING_COLUMNS)
+    with _writing(loop, loop.out):
+        write_config(loop.out, {**config.to_dict(), "obs_dim": loop.run.obs_dim,
+                                "action_dim": loop.action_dim, "guide": getattr(loop.guide, "name", None)})
+        kept = loop.progress.step - (1 if loop.progress.evaluation_pending else 0)  # a pending row is redone
+        loop.logger = MetricsLogger(loop.out, columns, resume_step=kept if resuming else None)
 
 
 def check_out_dir(out: Path, resuming: bool) -> None:
@@ -141,26 +469,339 @@ def check_out_dir(out: Path, resuming: bool) -> None:
         raise ConfigError(f"output directory {str(out)!r} is not writable: {error}") from None
 
 
-@dataclasses.dataclass
-class Progress:
-    """The loop's counters: everything besides agent, buffer and RNG that a resume needs."""
+# -- one training step -------------------------------------------------------------------------
 
-    step: int = 0
-    episode: int = 0
-    episode_return: float = 0.0
-    episode_length: int = 0
-    train_episodes: int = 0
-    train_catastrophes: int = 0
-    wall_time: float = 0.0
-    # since the last evaluation
-    interval_start_step: int = 0
-    interval_guide_steps: int = 0
-    interval_returns: List[float] = dataclasses.field(default_factory=list)
-    interval_metrics: List[Dict[str, float]] = dataclasses.field(default_factory=list)
-    last_return: float = math.nan
-    # the action already chosen for the current observation (by learn_and_behave), if any
-    next_action: Optional[List[float]] = None
-    next_from_guide: bool = False
+
+def training_step(loop: Loop) -> None:
+    """Act, step the env, store the transition, learn when due, and record it — or, if any part
+    fails, change nothing (the env aside) and raise :class:`StepFailed`."""
+    step = loop.progress.step
+    guide_stream = loop.guide.rng_state() if loop.guide is not None else None
+    try:
+        action, from_guide = behaviour(loop, step)
+        outcome = step_env(loop, action)
+        mark = loop.buffer.mark()
+        loop.buffer.add(loop.obs, action, outcome.reward, outcome.next_obs, outcome.terminated,
+                        outcome.truncated, loop.guide_action, loop.confidence,
+                        outcome.next_guide_action, outcome.next_confidence)
+        try:
+            learned = learn(loop, step + 1, outcome)
+        except StepFailed:
+            loop.buffer.undo(mark)
+            raise
+    except StepFailed:
+        if guide_stream is not None:
+            loop.guide.set_rng_state(guide_stream)
+        raise
+    record(loop, outcome, from_guide, learned)
+
+
+def behaviour(loop: Loop, step: int) -> Tuple[np.ndarray, Any]:
+    """The behaviour action at the current observation: the one ``learn`` already chose, or a
+    fresh one (the warm-up's uniform draw before ``learning_starts``)."""
+    progress, config = loop.progress, loop.config
+    if progress.next_action is not None:
+        return np.asarray(progress.next_action, np.float32), progress.next_from_guide
+    action, from_guide = behave(config.agent, loop.run.state, loop.obs, loop.guide_action, loop.confidence,
+                                loop.act_key, step, step < config.learning_starts)
+    action = np.asarray(action)
+    if not np.all(np.isfinite(action)):
+        raise StepFailed("the agent", NonFinite(f"non-finite action {action.tolist()}"), "acting")
+    return action, from_guide
+
+
+def step_env(loop: Loop, action: np.ndarray) -> Outcome:
+    """The one boundary where user code runs in a training step: the env's step (and reset at
+    the end of an episode) and the guide at the new state. Changes nothing of the loop's."""
+    env_name = f"the env {loop.config.env!r}"
+    guide_name = f"the guide {getattr(loop.guide, 'name', 'guide')!r}"
+    try:
+        next_obs, reward, terminated, truncated, info = loop.train_env.step(action)
+        next_obs = _finite_obs(next_obs, "observation")
+        if not math.isfinite(float(reward)):
+            raise NonFinite(f"non-finite reward {reward!r}")
+    except Exception as error:
+        raise StepFailed(env_name, error, "step") from error
+    next_guide_action, next_confidence = _ask_guide(loop, next_obs, guide_name)
+    obs, guide_action, confidence = next_obs, next_guide_action, next_confidence
+    if terminated or truncated:
+        try:
+            first, _ = loop.train_env.reset(seed=episode_seed(loop.config.seed, loop.progress.episode + 1))
+            obs = _finite_obs(first, "observation at reset")
+        except Exception as error:
+            raise StepFailed(env_name, error, "reset") from error
+        guide_action, confidence = _ask_guide(loop, obs, guide_name)
+    return Outcome(next_obs, float(reward), bool(terminated), bool(truncated), info,
+                   next_guide_action, next_confidence, obs, guide_action, confidence)
+
+
+def _ask_guide(loop: Loop, obs: np.ndarray, guide_name: str):
+    try:
+        return guide_fields(loop.guide, obs, loop.action_dim)
+    except Exception as error:
+        raise StepFailed(guide_name, error, "step") from error
+
+
+def learn(loop: Loop, step: int, outcome: Outcome) -> Optional[tuple]:
+    """Every ``train_every`` steps from ``learning_starts``: the gradient steps on K sampled
+    minibatches and the action at the next state. Returns (metrics, action, from_guide), or
+    None when no update is due; on a non-finite update the state and sampler are as before."""
+    config = loop.config
+    if step < config.learning_starts or step % config.train_every != 0:
+        return None
+    sampler = loop.rng.bit_generator.state
+    flat = loop.buffer.sample_flat(loop.rng, config.gradient_steps_per_call, config.batch_size)
+    try:
+        loop.run.state, metrics, action, from_guide, finite = learn_and_behave(
+            config.agent, loop.buffer.layout, loop.run.state, flat, loop.learn_key, step,
+            loop.act_key, outcome.obs, outcome.guide_action, np.float32(outcome.confidence),
+            step < config.learning_starts,
+        )
+        if not bool(finite):
+            raise NonFinite("a non-finite value in the agent's parameters or action after the gradient steps")
+    except Exception as error:
+        loop.rng.bit_generator.state = sampler
+        raise StepFailed("the update", error, "step") from error
+    return metrics, action, from_guide
+
+
+def record(loop: Loop, outcome: Outcome, from_guide: Any, learned: Optional[tuple]) -> None:
+    """Count the step that succeeded and move on to its next observation."""
+    progress = loop.progress
+    progress.step += 1
+    progress.episode_return += outcome.reward
+    progress.episode_length += 1
+    progress.interval_guide_steps += bool(from_guide)
+    progress.train_catastrophes += bool(outcome.info.get("catastrophe", False))
+    if outcome.done:
+        progress.train_episodes += 1
+        progress.interval_returns.append(progress.episode_return)
+        progress.last_return = progress.episode_return
+        progress.episode += 1
+        progress.episode_return, progress.episode_length = 0.0, 0
+    loop.obs, loop.guide_action, loop.confidence = outcome.obs, outcome.guide_action, outcome.confidence
+    progress.next_action = None
+    if learned is not None:
+        metrics, progress.next_action, progress.next_from_guide = learned
+        loop.pending_metrics.append(metrics)
+
+
+# -- evaluate and log --------------------------------------------------------------------------
+
+
+def evaluate_and_log(loop: Loop) -> None:
+    """Evaluate the deployed policy and the actor alone, and log one row; a failure of the
+    guide or the eval env during it leaves the guide's stream as before and raises StepFailed."""
+    progress, config = loop.progress, loop.config
+    guide_stream = loop.guide.rng_state() if loop.guide is not None else None
+    try:
+        deployed, free = _evaluations(loop)
+    except Exception as error:
+        if guide_stream is not None:
+            loop.guide.set_rng_state(guide_stream)
+        if isinstance(error, _GuideCallFailed):
+            raise StepFailed(f"the guide {loop.guide.name!r}", error.cause, "evaluation") from error.cause
+        env_name = env_id_of(loop.eval_envs[0]) if loop.eval_envs else config.env
+        raise StepFailed(f"the evaluation env {env_name!r}", error, "evaluation") from error
+    now = time.perf_counter()
+    steps_done = progress.step - progress.interval_start_step
+    elapsed = now - loop.interval_clock
+    row: Dict[str, Any] = {
+        "step": progress.step,
+        "eval_return": deployed["mean_return"],
+        "eval_return_std": deployed["std_return"],
+        "eval_return_guide_free": free,
+        "eval_catastrophes": deployed["catastrophes"],
+        "train_episodes": progress.train_episodes,
+        "train_return": float(np.mean(progress.interval_returns)) if progress.interval_returns else math.nan,
+        "train_catastrophes": progress.train_catastrophes,
+        "guide_usage": progress.interval_guide_steps / steps_done if steps_done else 0.0,
+        "gradient_steps": int(loop.run.state.gradient_steps),
+        "steps_per_second": steps_done / elapsed if elapsed > 0 and steps_done else math.nan,
+        "wall_time": progress.wall_time + (now - loop.clock_start),
+    }
+    row.update(_interval_means(loop))
+    if loop.logger is not None:
+        with _writing(loop, loop.out / "metrics.csv"):
+            loop.logger.log(row)
+    loop.rows.append(row)
+    progress.evaluation_pending = False
+    if loop.on_evaluation is not None:
+        loop.on_evaluation(dict(row), loop.run)
+    progress.interval_start_step = progress.step
+    progress.interval_guide_steps = 0
+    progress.interval_returns = []
+    progress.interval_metrics = []
+    loop.interval_clock = time.perf_counter()
+
+
+def _evaluations(loop: Loop) -> Tuple[dict, float]:
+    config, state = loop.config, loop.run.state
+    guide = _TaggedGuide(loop.guide) if loop.guide is not None else None
+    deployed = evaluate_policy(config.agent, state, loop.eval_envs, config.eval_episodes, config.seed, guide)
+    free = deployed
+    if loop.strategy.uses_guide:  # without a guide the deployed policy is the actor alone
+        free = evaluate_policy(config.agent, state, loop.eval_envs, config.eval_episodes, config.seed,
+                               guide, guide_free=True)
+    for result in (deployed, free):
+        if not all(math.isfinite(r) for r in result["returns"]):
+            raise NonFinite(f"non-finite evaluation returns {result['returns']}")
+    return deployed, free["mean_return"]
+
+
+class _GuideCallFailed(Exception):
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _TaggedGuide:
+    """The guide, with its failures told apart from the env's (during an evaluation)."""
+
+    def __init__(self, guide: Any):
+        self._guide = guide
+
+    def __call__(self, obs):
+        try:
+            return self._guide(obs)
+        except Exception as error:
+            raise _GuideCallFailed(error) from error
+
+    def __getattr__(self, name):
+        return getattr(self._guide, name)
+
+
+def _interval_means(loop: Loop) -> Dict[str, float]:
+    """The update's losses averaged over the evaluation interval (NaN-valued steps skipped)."""
+    _flush_pending(loop)
+    means = {}
+    for name in loop.metric_names:
+        values = [m[name] for m in loop.progress.interval_metrics if not math.isnan(m[name])]
+        means[name] = float(np.mean(values)) if values else math.nan
+    return means
+
+
+# -- checkpoint, failure, interruption, end ----------------------------------------------------
+
+
+def checkpoint_if_due(loop: Loop) -> None:
+    """A checkpoint every ``checkpoint_every`` steps and at the last step."""
+    step, config = loop.progress.step, loop.config
+    if step % config.checkpoint_every == 0 or step == config.steps:
+        save_checkpoint(loop)
+
+
+def save_checkpoint(loop: Loop) -> None:
+    """The whole training state at the current step, atomically (the previous checkpoint stays
+    until the new one is complete)."""
+    _flush_pending(loop)
+    now = time.perf_counter()
+    loop.progress.wall_time += now - loop.clock_start
+    loop.clock_start = now
+    if loop.out is None:
+        return
+    meta = {**loop.run.meta(), "step": loop.progress.step, "rng_state": loop.rng.bit_generator.state,
+            "guide_rng_state": loop.guide.rng_state() if loop.guide is not None else None,
+            "progress": dataclasses.asdict(loop.progress)}
+    with _writing(loop, loop.out / checkpoint.IN_RUN):
+        checkpoint.save_checkpoint(loop.out / checkpoint.IN_RUN, meta, loop.run.state, loop.buffer.state_dict())
+    loop.saved_step = loop.progress.step
+
+
+def guarded(loop: Loop, phase: Callable[[Loop], None]) -> None:
+    """Run ``phase``; if it fails, checkpoint the state it left (as before the failure) and raise
+    :class:`TrainingFailed` with one line: what failed, when, why, and how to resume."""
+    try:
+        phase(loop)
+    except StepFailed as failure:
+        saved, note = _save_after_failure(loop)
+        step = loop.progress.step
+        when = (f"while evaluating at step {step}" if failure.during == "evaluation"
+                else f"at step {step + 1}" + (" (reset)" if failure.during == "reset" else ""))
+        message = f"{failure.source} failed {when}: {_describe(failure.cause)}; {note}"
+        raise TrainingFailed(message, failure.source, step, loop.out, saved) from failure.cause
+
+
+def _save_after_failure(loop: Loop) -> Tuple[bool, str]:
+    if loop.out is None:
+        return False, "nothing was saved (the run writes no files: out=None)"
+    try:
+        save_checkpoint(loop)
+    except Exception as error:  # a full disk, or a state the failing update left unusable
+        return False, f"the run could not be saved ({_describe(error)})"
+    return True, f"the run is saved at step {loop.progress.step}; once fixed, resume with: {resume_command(loop)}"
+
+
+def resume_command(loop: Loop) -> str:
+    """How the user resumes this run: the CLI, naming a module:attr guide again, or Python."""
+    config = loop.config
+    if loop.strategy.uses_guide and config.guide is None:
+        return f"guidedrl.train(..., resume={str(loop.out)!r}, guide=<the fixed guide>)"
+    named = f" --guide {config.guide}" if config.guide and ":" in config.guide and not os.path.exists(config.guide) else ""
+    return f"guidedrl train --resume {loop.out}{named}"
+
+
+def interrupt(loop: Loop) -> None:
+    """Ctrl-C / SIGTERM: checkpoint at the current step, then raise :class:`TrainingInterrupted`."""
+    save_checkpoint(loop)
+    raise TrainingInterrupted(loop.out, loop.progress.step)
+
+
+def close(loop: Loop) -> None:
+    """Close the logs and release the run directory, however the run ended."""
+    try:
+        if loop.logger is not None:
+            loop.logger.close()
+    except OSError:
+        pass
+    if loop.lock is not None:
+        loop.lock.release()
+
+
+@contextlib.contextmanager
+def _writing(loop: Loop, path: Path):
+    """Turn an OSError while writing ``path`` into a one-line :class:`WriteError` naming the
+    file, the step and the checkpoint that is still good."""
+    try:
+        yield
+    except OSError as error:
+        if isinstance(error, GuidedRLError):
+            raise
+        target = error.filename or str(path)
+        good = (f"the last good checkpoint (step {loop.saved_step}) in {loop.out / checkpoint.IN_RUN} is intact"
+                if loop.saved_step is not None else "no checkpoint was written yet")
+        raise WriteError(f"cannot write {target} at step {loop.progress.step}: "
+                         f"{error.strerror or error}; {good}", str(target), loop.progress.step) from error
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The reset seed of training episode ``episode``."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
+
+
+def default_out(config: Config) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = config.env.replace("/", "-")
+    return os.path.join("runs", f"{name}-{config.algo}-{config.guidance}-s{config.seed}-{stamp}")
+
+
+def _finite_obs(obs: Any, what: str) -> np.ndarray:
+    obs = np.asarray(obs, np.float32).reshape(-1)
+    if not np.all(np.isfinite(obs)):
+        raise NonFinite(f"non-finite {what} {obs.tolist()}")
+    return obs
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: message`` on one line, shortened (the traceback is for --debug)."""
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name
 
 
 class _StopFlag:
@@ -189,242 +830,12 @@ class _StopFlag:
         return False
 
 
-# -- the loop --------------------------------------------------------------------------------
-
-
-def train(
-    config: Config,
-    guide: Any = None,
-    env: Union[str, gym.Env, None] = None,
-    eval_env: Union[str, gym.Env, None] = None,
-    on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None,
-) -> Run:
-    """Train an agent as ``config`` says and return it as a :class:`Run`.
-
-    ``env`` overrides ``config.env`` with an id or an ``Env`` instance; ``eval_env`` is
-    the env evaluations run on (default: a fresh copy of ``env``). With ``config.out``
-    None, nothing is written to disk. Every check on the inputs runs before anything is
-    written. ``on_evaluation(row, run)``, if given, is called after each evaluation with the
-    logged row and the run at that step (e.g. to keep a snapshot of the policy).
-    """
-    resume_meta = None
-    if config.resume is not None:
-        resume_meta = checkpoint.read_meta(config.resume)
-        if resume_meta.get("kind") != "training":
-            raise CheckpointError(
-                f"checkpoint {resume_meta['directory']!r} is a policy checkpoint; "
-                "resuming needs a run's training checkpoint"
-            )
-        saved = Config.from_dict(resume_meta["config"])
-        config = saved.replace(resume=config.resume, out=str(Path(resume_meta["directory"]).parent),
-                               progress=config.progress)
-    strategy = get_strategy(config.guidance)
-    if not strategy.uses_guide and config.guide == DEFAULT_GUIDE:
-        config = config.replace(guide=None)  # the implicit default guide means nothing without guidance
-    source = env if env is not None else config.env
-    train_env = make_env(source)
-    eval_source = eval_env if eval_env is not None else source
-    eval_envs = [make_env(eval_source, copy_instance=True) for _ in range(config.eval_episodes)]
-    if env is not None:
-        config = config.replace(env=env_id_of(env))
-    obs_dim = int(np.prod(train_env.observation_space.shape))
-    action_dim = int(np.prod(train_env.action_space.shape))
-    action_low, action_high = action_bounds(train_env)
-    if guide is None and config.guide is not None:
-        guide = resolve_guide(config.guide, config.env)
-    if strategy.uses_guide and guide is None:
-        raise ConfigError(
-            f"guidance {config.guidance!r} needs a guide: pass --guide (CLI) or guide= (Python)"
-            + ("; this run's guide was given from Python, so resume it from Python with guide="
-               if resume_meta is not None else "")
-        )
-    if guide is not None:
-        guide.bind(obs_dim, action_dim, config.env)
-        guide.seed(int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]))
-
-    out = Path(config.out).resolve() if config.out is not None else None
-    if out is not None:
-        check_out_dir(out, resuming=resume_meta is not None)
-
-    # -- state: fresh or restored --------------------------------------------------------
-    agent_config = config.agent  # what the jitted calls see (and key their compiled programs on)
-    root_key = jax.random.key(config.seed, impl=PRNG_IMPL)
-    init_key, act_key, learn_key = jax.random.split(root_key, 3)
-    buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim)
-    rng = np.random.default_rng(config.seed)
-    progress = Progress()
-    if resume_meta is None:
-        state = init_agent(agent_config, init_key, obs_dim, action_dim)
-    else:
-        if resume_meta["obs_dim"] != obs_dim or resume_meta["action_dim"] != action_dim:
-            raise CheckpointError(
-                f"checkpoint {resume_meta['directory']!r} is for observations of {resume_meta['obs_dim']} "
-                f"and actions of {resume_meta['action_dim']} values; {config.env!r} has {obs_dim} and {action_dim}"
-            )
-        state = checkpoint.load_agent_state(resume_meta, state_template(config, obs_dim, action_dim))
-        state = jax.tree_util.tree_map(jnp.asarray, state)
-        try:
-            buffer.load_state_dict(checkpoint.load_replay_state(resume_meta))
-            rng.bit_generator.state = resume_meta["rng_state"]
-            progress = Progress(**resume_meta["progress"])
-            if guide is not None and resume_meta.get("guide_rng_state") is not None:
-                guide.set_rng_state(resume_meta["guide_rng_state"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(
-                f"corrupt checkpoint {resume_meta['directory']!r}: {type(error).__name__}: {error}"
-            ) from None
-    run = Run(config, state, obs_dim, action_low, action_high, guide=guide, directory=out)
-
-    # -- the current episode (the guide's first call checks it before anything is written) --
-    obs, _ = train_env.reset(seed=episode_seed(config.seed, progress.episode))
-    if progress.episode_length:
-        obs = _replay_episode(train_env, obs, buffer, progress.episode_length)
-    obs = np.asarray(obs, np.float32).reshape(-1)
-    guide_action, confidence = guide_fields(guide, obs, action_dim)
-
-    # -- files -------------------------------------------------------------------------------
-    metric_names = sorted(
-        jax.eval_shape(
-            lambda s, b: agent.update_many(agent_config, s, b, learn_key, 0)[1], state,
-            buffer.batch_spec(1, 1),
-        )
-    )
-    columns = list(BASE_COLUMNS) + metric_names + list(TIMING_COLUMNS)
-    logger = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(out, {**config.to_dict(), "obs_dim": obs_dim, "action_dim": action_dim,
-                           "guide": getattr(guide, "name", None)})
-        logger = MetricsLogger(out, columns, resume_step=progress.step if resume_meta else None)
-
-    def save() -> None:
-        if out is None:
-            return
-        meta = {**run.meta(), "step": progress.step, "rng_state": rng.bit_generator.state,
-                "guide_rng_state": guide.rng_state() if guide is not None else None,
-                "progress": dataclasses.asdict(progress)}
-        checkpoint.save_checkpoint(out / checkpoint.IN_RUN, meta, run.state, buffer.state_dict())
-
-    def evaluate_and_log(now: float) -> None:
-        deployed = evaluate_policy(agent_config, run.state, eval_envs, config.eval_episodes, config.seed, guide)
-        if strategy.uses_guide:
-            free = evaluate_policy(agent_config, run.state, eval_envs, config.eval_episodes, config.seed,
-                                   guide, guide_free=True)["mean_return"]
-        else:  # without a guide the deployed policy is the actor alone
-            free = deployed["mean_return"]
-        steps_done = progress.step - progress.interval_start_step
-        elapsed = now - interval_clock[0]
-        row: Dict[str, Any] = {
-            "step": progress.step,
-            "eval_return": deployed["mean_return"],
-            "eval_return_std": deployed["std_return"],
-            "eval_return_guide_free": free,
-            "eval_catastrophes": deployed["catastrophes"],
-            "train_episodes": progress.train_episodes,
-            "train_return": float(np.mean(progress.interval_returns)) if progress.interval_returns else math.nan,
-            "train_catastrophes": progress.train_catastrophes,
-            "guide_usage": progress.interval_guide_steps / steps_done if steps_done else 0.0,
-            "gradient_steps": int(run.state.gradient_steps),
-            "steps_per_second": steps_done / elapsed if elapsed > 0 and steps_done else math.nan,
-            "wall_time": progress.wall_time + (now - clock_start),
-        }
-        _flush_pending(progress, pending_metrics)
-        for name in metric_names:
-            values = [m[name] for m in progress.interval_metrics if not math.isnan(m[name])]
-            row[name] = float(np.mean(values)) if values else math.nan
-        if logger is not None:
-            logger.log(row)
-        rows.append(row)
-        if on_evaluation is not None:
-            on_evaluation(dict(row), run)
-        progress.interval_start_step = progress.step
-        progress.interval_guide_steps = 0
-        progress.interval_returns = []
-        progress.interval_metrics = []
-        interval_clock[0] = time.perf_counter()
-
-    rows: List[Dict[str, Any]] = []
-    pending_metrics: List[Any] = []
-    clock_start = time.perf_counter()
-    interval_clock = [clock_start]
-    K = config.gradient_steps_per_call
-    bar = _progress_bar(config) if config.progress else None
-
-    with _StopFlag() as stop, (bar if bar is not None else contextlib.nullcontext()):
-        task = bar.add_task("train", total=config.steps, completed=progress.step,
-                            ret=progress.last_return, sps=0.0) if bar else None
-        if progress.step == 0 and resume_meta is None:
-            evaluate_and_log(time.perf_counter())
-        while progress.step < config.steps:
-            if stop.raised:
-                _flush_pending(progress, pending_metrics)
-                progress.wall_time += time.perf_counter() - clock_start
-                save()
-                if logger is not None:
-                    logger.close()
-                raise TrainingInterrupted(out, progress.step)
-            step = progress.step
-            if progress.next_action is None:
-                action, from_guide = behave(agent_config, run.state, obs, guide_action, confidence, act_key,
-                                            step, step < config.learning_starts)
-                action = np.asarray(action)
-            else:
-                action = np.asarray(progress.next_action, np.float32)
-                from_guide = progress.next_from_guide
-            next_obs, reward, terminated, truncated, info = train_env.step(action)
-            next_obs = np.asarray(next_obs, np.float32).reshape(-1)
-            next_guide_action, next_confidence = guide_fields(guide, next_obs, action_dim)
-            buffer.add(obs, action, reward, next_obs, terminated, truncated,
-                       guide_action, confidence, next_guide_action, next_confidence)
-            progress.step = step = step + 1
-            progress.episode_return += float(reward)
-            progress.episode_length += 1
-            progress.interval_guide_steps += bool(from_guide)
-            progress.train_catastrophes += bool(info.get("catastrophe", False))
-            if terminated or truncated:
-                progress.train_episodes += 1
-                progress.interval_returns.append(progress.episode_return)
-                progress.last_return = progress.episode_return
-                progress.episode += 1
-                progress.episode_return, progress.episode_length = 0.0, 0
-                obs, _ = train_env.reset(seed=episode_seed(config.seed, progress.episode))
-                obs = np.asarray(obs, np.float32).reshape(-1)
-                guide_action, confidence = guide_fields(guide, obs, action_dim)
-            else:
-                obs, guide_action, confidence = next_obs, next_guide_action, next_confidence
-
-            progress.next_action = None
-            if step >= config.learning_starts and step % config.train_every == 0:
-                flat = buffer.sample_flat(rng, K, config.batch_size)
-                run.state, metrics, next_action, next_from_guide = learn_and_behave(
-                    agent_config, buffer.layout, run.state, flat, learn_key, step,
-                    act_key, obs, guide_action, np.float32(confidence), step < config.learning_starts,
-                )
-                pending_metrics.append(metrics)
-                progress.next_action = next_action
-                progress.next_from_guide = next_from_guide
-            if step % config.eval_every == 0 or step == config.steps:
-                evaluate_and_log(time.perf_counter())
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                _flush_pending(progress, pending_metrics)
-                now = time.perf_counter()
-                progress.wall_time += now - clock_start
-                clock_start = now
-                save()
-            if bar is not None and (step % 200 == 0 or step == config.steps):
-                bar.update(task, completed=step, ret=progress.last_return,
-                           sps=_rate(rows, progress, interval_clock[0]))
-    if logger is not None:
-        logger.close()
-    run.history = rows
-    return run
-
-
-def _flush_pending(progress: Progress, pending: List[Any]) -> None:
+def _flush_pending(loop: Loop) -> None:
     """Move device-side values into the counters as plain numbers (a checkpoint must hold them)."""
-    for m in jax.device_get(pending):
+    progress = loop.progress
+    for m in jax.device_get(loop.pending_metrics):
         progress.interval_metrics.append({k: float(v) for k, v in m.items()})
-    pending.clear()
+    loop.pending_metrics.clear()
     if progress.next_action is not None and not isinstance(progress.next_action, list):
         progress.next_action = np.asarray(progress.next_action).astype(float).tolist()
         progress.next_from_guide = bool(progress.next_from_guide)
@@ -447,12 +858,12 @@ def _replay_episode(env: gym.Env, obs, buffer: ReplayBuffer, length: int):
     return obs
 
 
-def _rate(rows, progress: Progress, since: float) -> float:
-    elapsed = time.perf_counter() - since
-    done = progress.step - progress.interval_start_step
+def _rate(loop: Loop) -> float:
+    elapsed = time.perf_counter() - loop.interval_clock
+    done = loop.progress.step - loop.progress.interval_start_step
     if done and elapsed > 0:
         return done / elapsed
-    return rows[-1]["steps_per_second"] if rows else 0.0
+    return loop.rows[-1]["steps_per_second"] if loop.rows else 0.0
 
 
 def _progress_bar(config: Config):

@@ -8,22 +8,19 @@ from pathlib import Path
 from typing import Any, List, Optional, Union
 
 import gymnasium as gym
-import jax
 import numpy as np
 
 from guidedrl import agent
 from guidedrl.config import Config
-from guidedrl.envs import make_env
-from guidedrl.errors import CheckpointError, GuidedRLError
+from guidedrl.envs import check_env_id, make_env
+from guidedrl.errors import GuidedRLError
 from guidedrl.guidance import get_strategy
+from guidedrl.names import resolve_guide
+from guidedrl.policy import act_normalized, read_policy, state_template  # noqa: F401  (state_template: re-exported)
 from guidedrl.training import checkpoint
-from guidedrl.training.evaluate import deployed_action, evaluate_policy, guide_fields
+from guidedrl.training.evaluate import evaluate_policy
 from guidedrl.training.logging import read_metrics
-
-
-def state_template(config: Config, obs_dim: int, action_dim: int) -> Any:
-    """The shapes and dtypes of a fresh agent state, without computing it."""
-    return jax.eval_shape(lambda: agent.init(config, jax.random.PRNGKey(0), obs_dim, action_dim))
+from guidedrl.version import __version__
 
 
 class Run:
@@ -31,6 +28,10 @@ class Run:
 
     ``act`` takes a raw observation and returns an action in the environment's own
     units (the agent works in [-1, 1]; ``act`` maps back with the stored bounds).
+
+    ``source`` is the metadata file a loaded run was read from (None for one trained in this
+    process); ``trust_code`` says whether its ``config.env`` may be made when it names a module
+    to import (``module:EnvName``): :func:`load` sets it, a run trained here is trusted.
     """
 
     def __init__(
@@ -42,6 +43,9 @@ class Run:
         action_high: List[float],
         guide: Any = None,
         directory: Optional[Union[str, os.PathLike]] = None,
+        *,
+        trust_code: bool = True,
+        source: Optional[str] = None,
     ):
         self.config = config
         self._agent_config = config.agent
@@ -52,6 +56,8 @@ class Run:
         self.guide = guide
         self.directory = Path(directory) if directory is not None else None
         self.history: List[dict] = []  # the evaluation rows of the training call that made this run
+        self.trust_code = bool(trust_code)
+        self.source = source
 
     @property
     def action_dim(self) -> int:
@@ -59,13 +65,8 @@ class Run:
 
     def act_normalized(self, obs: np.ndarray, guide_free: bool = False) -> np.ndarray:
         """The deterministic action in [-1, 1]^d (deployed policy, or the actor alone)."""
-        obs = np.asarray(obs, np.float32).reshape(-1)
-        if obs.shape != (self.obs_dim,):
-            raise GuidedRLError(f"observation of shape {obs.shape}, expected ({self.obs_dim},)")
-        guide_action, confidence = guide_fields(self.guide, obs, self.action_dim)
-        action, _ = deployed_action(self._agent_config, self.state, obs, guide_action, confidence,
-                                    guide_free)
-        return np.asarray(action)
+        return act_normalized(self._agent_config, self.state, obs, self.obs_dim, self.action_dim,
+                              self.guide, guide_free)
 
     def act(self, obs: np.ndarray, guide_free: bool = False) -> np.ndarray:
         """The deterministic action in the environment's units.
@@ -79,12 +80,11 @@ class Run:
         return (0.5 * (high + low) + normalized * 0.5 * (high - low)).astype(np.float32)
 
     def meta(self) -> dict:
-        """What a checkpoint records beside the state."""
-        from guidedrl import __version__
-
+        """What a checkpoint records beside the state (never a trust: ``trust_code`` is written
+        False, so a resumed or loaded run trusts only what its caller says)."""
         return {
             "guidedrl_version": __version__,
-            "config": self.config.to_dict(),
+            "config": {**self.config.to_dict(), "trust_code": False},
             "obs_dim": self.obs_dim,
             "action_dim": self.action_dim,
             "action_low": self.action_low.tolist(),
@@ -111,30 +111,33 @@ class Run:
         return f"Run(env={c.env!r}, algo={c.algo!r}, guidance={c.guidance!r}, seed={c.seed})"
 
 
-def load(path: Union[str, os.PathLike], guide: Any = None) -> Run:
-    """A :class:`Run` from a checkpoint directory or a run directory holding ``checkpoint/``."""
-    meta = checkpoint.read_meta(path)
-    try:
-        config = Config.from_dict(meta["config"])
-        obs_dim, action_dim = int(meta["obs_dim"]), int(meta["action_dim"])
-        action_low, action_high = meta["action_low"], meta["action_high"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"corrupt checkpoint {meta['directory']!r}: bad {checkpoint.META} ({error})") from None
-    state = checkpoint.load_agent_state(meta, state_template(config, obs_dim, action_dim))
-    if guide is None and config.guide is not None:
-        from guidedrl.guides import resolve_guide
+def load(path: Union[str, os.PathLike], guide: Any = None, trust_code: bool = False) -> Run:
+    """A :class:`Run` from a checkpoint directory or a run directory holding ``checkpoint/``.
 
-        guide = resolve_guide(config.guide, config.env)
+    ``guide`` is the run's guide: a :class:`~guidedrl.Guide`, or a spec as ``--guide`` takes
+    (named by you, so trusted). Without it, the guide the checkpoint's ``meta.json`` names is
+    resolved, and the env it names is made by :func:`evaluate` when no env is given; a file that
+    names code to import there (a ``module:attr`` guide, a ``module:EnvName`` env id) is refused
+    with :class:`~guidedrl.errors.ConfigError`, before anything is imported, unless
+    ``trust_code`` (only for files you trust: importing runs code). The file's own
+    ``trust_code`` is never read.
+    """
+    policy = read_policy(path)
+    config, source = policy.config.replace(trust_code=False), policy.meta_path
+    if isinstance(guide, str):
+        guide = resolve_guide(guide, config.env)
+    elif guide is None and config.guide is not None:
+        guide = resolve_guide(config.guide, config.env, trust_code=trust_code, source=source)
     if guide is not None:
-        guide.bind(obs_dim, action_dim, config.env)
+        guide.bind(policy.obs_dim, policy.action_dim, config.env)
     elif get_strategy(config.guidance).uses_guide:
         warnings.warn(
             f"this policy was trained with guidance {config.guidance!r} and a guide given from Python "
-            f"({meta.get('guide')!r}); pass guide= to load() for the deployed policy. Without it the "
+            f"({policy.meta.get('guide')!r}); pass guide= to load() for the deployed policy. Without it the "
             "guide never acts."
         )
-    run_dir = checkpoint.run_dir_of(meta["directory"])
-    return Run(config, state, obs_dim, action_low, action_high, guide=guide, directory=run_dir)
+    return Run(config, policy.state, policy.obs_dim, policy.action_low, policy.action_high, guide=guide,
+               directory=checkpoint.run_dir_of(policy.directory), trust_code=trust_code, source=source)
 
 
 def evaluate(
@@ -147,10 +150,14 @@ def evaluate(
     """Deterministic episodes of ``run`` on ``env`` (default: the env it was trained on).
 
     Returns ``mean_return``, ``std_return``, ``returns``, ``lengths``, ``catastrophes``
-    (steps flagged by the env) and ``guide_usage``.
+    (steps flagged by the env) and ``guide_usage``. The default env of a loaded run is the id
+    its file names, refused if making it would import a module, unless the run was loaded with
+    ``trust_code`` (:func:`~guidedrl.envs.check_env_id`).
     """
     if not isinstance(episodes, int) or episodes <= 0:
         raise GuidedRLError(f"episodes must be a positive integer, got {episodes!r}")
+    if env is None:
+        check_env_id(run.config.env, run.trust_code, run.source)
     made = make_env(env if env is not None else run.config.env, copy_instance=False)
     obs_dim = int(np.prod(made.observation_space.shape))
     if obs_dim != run.obs_dim:

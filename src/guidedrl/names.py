@@ -1,0 +1,102 @@
+"""Names to things: what ``--guide NAME|module:attr|PATH`` means for an env, in one place.
+
+This module sits above both what it names, ``guides/`` (the constructors, the built-in guides)
+and ``envs/`` (the built-in tasks and their default guides), so neither imports the other back.
+
+A guide spec read from a file (a run's ``config.json`` or a checkpoint's ``meta.json``) is
+resolved with ``trust_code=False``: a ``module:attr`` spec would import a module and call what
+it names, which a file must not make guidedrl do, so it is refused before anything is imported
+(``guidedrl.load(..., trust_code=True)``, ``guidedrl eval --trust-code`` allow it). Built-in
+names, policy files and checkpoint paths import nothing a file names and are resolved either way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable, Dict, Optional
+
+from guidedrl.config import DEFAULT_GUIDE
+from guidedrl.envs import TASKS, default_guide
+from guidedrl.errors import ConfigError, EnvError
+from guidedrl.guides import Guide, from_checkpoint, from_policy_file
+
+
+def _pendulum_lqr() -> Guide:
+    from guidedrl.guides.pendulum import pendulum_lqr
+
+    return pendulum_lqr()
+
+
+BUILTIN: Dict[str, Dict[str, Callable[[], Guide]]] = {
+    "lqr": {"Pendulum-v1": _pendulum_lqr},
+}
+"""Built-in guides by name, then by the env id they are made for."""
+
+
+def _names_code(spec: str) -> bool:
+    """Whether the guide ``spec`` is a ``module:attr`` that resolving would import (and not a
+    path that happens to hold a ':')."""
+    return ":" in spec and not os.path.exists(spec)
+
+
+def resolve_guide(spec: str, env_id: str, *, trust_code: bool = True, source: Optional[str] = None) -> Guide:
+    """The guide that ``--guide spec`` names for ``env_id``.
+
+    ``spec`` is ``default`` (the built-in task's own guide), a built-in NAME (:data:`BUILTIN`),
+    ``module:attr`` (a factory returning a Guide, or a Guide), the PATH of a guidedrl checkpoint
+    (its actor alone, :func:`~guidedrl.guides.from_checkpoint`) or of a policy file (``.msgpack``
+    with its ``.json``).
+
+    ``trust_code=False`` is for a spec read from a file, ``source`` (named in the message): a
+    ``module:attr`` spec then raises :class:`~guidedrl.errors.ConfigError` without importing
+    anything. A spec the user typed (``--guide``, ``guide=``) is trusted, the default.
+    """
+    if spec == DEFAULT_GUIDE:
+        try:
+            return default_guide(env_id)
+        except EnvError:
+            raise ConfigError(
+                f"the guidance needs a guide and {env_id!r} has no default guide (built-in tasks: "
+                f"{', '.join(TASKS)}): pass --guide NAME|module:attr|PATH (CLI) or guide= (Python)"
+            ) from None
+    if spec in BUILTIN:
+        by_env = BUILTIN[spec]
+        if env_id not in by_env:
+            raise ConfigError(
+                f"built-in guide {spec!r} exists for {', '.join(by_env)}, not for {env_id!r}"
+            )
+        return by_env[env_id]()
+    if _names_code(spec):
+        return _import_guide(spec, trust_code, source)
+    if spec.endswith(".msgpack") and os.path.exists(spec):
+        return from_policy_file(spec)
+    if os.path.exists(spec):
+        return from_checkpoint(spec)
+    names = ", ".join(f"{name} ({', '.join(envs)})" for name, envs in BUILTIN.items())
+    raise ConfigError(
+        f"unknown guide {spec!r}: expected 'default' (a built-in task's guide), a built-in name "
+        f"({names}), module:attr, a checkpoint path or a policy file (.msgpack)"
+    )
+
+
+def _import_guide(spec: str, trust_code: bool, source: Optional[str]) -> Guide:
+    """The Guide a ``module:attr`` spec names: the attribute itself, or what calling it returns."""
+    module_name, _, attr = spec.partition(":")
+    if not trust_code:
+        raise ConfigError(
+            f"{source or 'a file'} names the guide {spec!r}, which would import the module "
+            f"{module_name!r} and call {attr}; name it again (--guide {spec}, or guide= in Python) "
+            "or pass --trust-code (trust_code=True) if you trust this file"
+        )
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"cannot load guide {spec!r}: {error}") from None
+    guide = target if isinstance(target, Guide) else target()
+    if not isinstance(guide, Guide):
+        raise ConfigError(f"{spec!r} gave a {type(guide).__name__}, expected a guidedrl.Guide")
+    return guide
+
+
+__all__ = ["BUILTIN", "resolve_guide"]

@@ -73,3 +73,14 @@ def test_envs_lists_every_built_in_task_with_its_guide_numbers(capsys):
     assert "python benchmarks/envs.py --alone" in table["source"]
     assert cli.main(["envs"]) == 0
     assert "SafeCartpole-v0" in capsys.readouterr().out
+
+
+def test_a_gymnasium_mujoco_task_trains_alone_when_it_has_no_default_guide(tmp_path, capsys):
+    out = tmp_path / "hc"
+    assert cli.main(["train", "--env", "HalfCheetah-v5", "--steps", "300", "--learning-starts", "100",
+                 "--hidden-sizes", "32", "32", "--eval-every", "300", "--eval-episodes", "1",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "HalfCheetah-v5 has no default guide: training sac alone" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["guidance"] == "none"
+    # naming a strategy that needs a guide, without one, is still an error
+    assert cli.main(["train", "--env", "HalfCheetah-v5", "--guidance", "sag", "--out", str(tmp_path / "x")]) == 2

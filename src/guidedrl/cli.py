@@ -139,15 +139,25 @@ def _envs(args: EnvsArgs) -> int:
     return 0
 
 
-def _train(config: Config) -> int:
+def _train(config: Config, words: Sequence[str] = ()) -> int:
     from rich.console import Console
 
+    from guidedrl.envs import task_of
+    from guidedrl.errors import EnvError
     from guidedrl.training.loop import default_out, train
 
+    console = Console()
+    typed = {word.split("=")[0] for word in words}
+    if config.resume is None and not typed & {"--guidance", "--guide"}:
+        try:
+            task_of(config.env)
+        except EnvError:  # the default, PAG with the task's own guide, does not exist here
+            console.print(f"{config.env} has no default guide: training {config.algo} alone (--guidance none); "
+                          "--guide NAME|module:attr|PATH gives it one", soft_wrap=True)
+            config = config.replace(guidance="none")
     if config.out is None and config.resume is None:
         config = config.replace(out=default_out(config))
     run = train(config)
-    console = Console()
     last = run.history[-1] if run.history else None
     console.print(f"[bold]run directory[/]: {run.directory}")
     if last is not None:
@@ -203,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             description="Reinforcement learning with local guides.",
         )
         if isinstance(args, Config):
-            return _train(args)
+            return _train(args, list(argv) if argv is not None else sys.argv[1:])
         if isinstance(args, EnvsArgs):
             return _envs(args)
         if isinstance(args, BenchArgs):

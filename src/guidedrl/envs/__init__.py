@@ -218,6 +218,23 @@ def check_spaces(env: gym.Env, name: str) -> None:
         )
 
 
+class MujocoWarning(UserWarning):
+    """A warning of MuJoCo's (e.g. a deprecated model attribute in a Gymnasium task's XML)."""
+
+
+def _route_mujoco_warnings() -> None:
+    """Make MuJoCo's warnings Python warnings (shown once each) instead of its default: a line on
+    stderr per model compiled and a MUJOCO_LOG.TXT left in the working directory. Only when no
+    handler was set (a user's own is kept)."""
+    import warnings
+
+    import mujoco
+
+    if mujoco.get_mju_user_warning() is None:
+        mujoco.set_mju_user_warning(lambda text: warnings.warn(" ".join(str(text).split()), MujocoWarning,
+                                                               stacklevel=2))
+
+
 def make_env(env: Union[str, gym.Env], copy_instance: bool = False) -> gym.Env:
     """A ready env: bounded Box actions rescaled to [-1, 1], observations flattened to float vectors.
 
@@ -225,6 +242,7 @@ def make_env(env: Union[str, gym.Env], copy_instance: bool = False) -> gym.Env:
     training and evaluation do not share one simulator.
     """
     name = env_id_of(env)
+    _route_mujoco_warnings()
     if isinstance(env, str):
         made = _make_from_id(env)
     elif isinstance(env, gym.Env):

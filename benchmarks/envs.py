@@ -1,7 +1,7 @@
 """The built-in tasks' starting point: each guide alone, SAC without a guide, and env speed.
 
     python benchmarks/envs.py --alone            # each default guide alone, 20 episodes
-    python benchmarks/envs.py --speed            # env steps/s with random actions
+    python benchmarks/envs.py --speed            # env steps/s with random actions, vs bare physics and dm_control
     python benchmarks/envs.py --sac --seeds 0 1 2 --steps 20000   # SAC without a guide, 3 seeds
     (--tasks A B ... trains only those; the table takes every task whose runs are finished)
 
@@ -21,6 +21,10 @@ import shlex
 import sys
 import time
 from pathlib import Path
+
+import gymnasium as gym
+import mujoco
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _runs import bootstrap_ci, run_or_resume  # noqa: E402
@@ -58,26 +62,103 @@ def alone(episodes: int, command: str) -> None:
                   note=f"deterministic episodes seeded {10_000}..{10_000 + episodes - 1}, the guide's policy at every step")
 
 
-def speed(seconds: float, command: str) -> None:
+MUJOCO_VERSIONS = {"SafeCartpole-v0": "guidedrl.envs.mj:SafeCartpole", "PointMass-v0": "guidedrl.envs.mj:PointMass",
+                   "BallInCup-v0": "guidedrl.envs.mj:BallInCup"}
+"""The dm_control tasks written on MuJoCo directly (the point robots' registered envs already are)."""
+DM_CONTROL_VERSIONS = {"SafeCartpole-v0": "guidedrl.envs.dm:SafeCartpole", "PointMass-v0": "guidedrl.envs.dm:PointMass",
+                       "BallInCup-v0": "guidedrl.envs.dm:BallInCup"}
+"""The same tasks on dm_control (the reference tests/envs/test_mj.py compares them with)."""
+
+
+def _made(task_id: str, entry_point: str):
+    """The env at ``entry_point`` as ``make_env`` makes a registered task: Gymnasium's wrappers
+    (time limit, order enforcing, passive checker), then guidedrl's."""
+    spec = gym.envs.registration.EnvSpec(id=f"bench/{task_id}", entry_point=entry_point,
+                                         max_episode_steps=TASKS[task_id].max_episode_steps)
+    return make_env(gym.make(spec))
+
+
+def _steps_per_second(step, reset, actions, seconds: float) -> float:
+    """Steps per second of ``step(action)`` over ``seconds`` (``reset()`` when it returns True)."""
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for _ in range(100):
+            if step(actions[steps % len(actions)]):
+                reset()
+            steps += 1
+    return steps / (time.perf_counter() - started)
+
+
+def _env_runner(env, episode_steps: int):
+    """step and reset of ``env``, ending episodes after ``episode_steps`` also when unwrapped."""
+    env.reset(seed=0)
+    count = [0]
+
+    def step(action):
+        _, _, terminated, truncated, _ = env.step(action)
+        count[0] += 1
+        return terminated or truncated or count[0] >= episode_steps
+
+    def reset():
+        count[0] = 0
+        env.reset()
+    return step, reset
+
+
+def _physics_runner(env):
+    """The env's own physics, bare: ``mj_step`` x substeps on a fresh MjData of its model, the
+    action written to ``data.ctrl`` (so the same motion, hence the same contacts), nothing else."""
+    model, substeps = env.unwrapped.model, env.unwrapped.n_sub_steps
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+
+    def step(action):
+        data.ctrl[:] = action
+        mujoco.mj_step(model, data, substeps)
+        return False
+    return step, None
+
+
+def speed(seconds: float, rounds: int, command: str) -> None:
+    """Env steps/s with random actions: each task's env unwrapped and through guidedrl's wrappers,
+    its bare physics, and the dm_control version where there is one; measurements alternate over
+    ``rounds`` rounds and each is the median of its rounds."""
     results = {}
     for task_id in TASKS:
-        env = make_env(task_id)
-        env.reset(seed=0)
-        env.action_space.seed(0)
-        actions = [env.action_space.sample() for _ in range(1000)]
-        steps, started = 0, time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            _, _, terminated, truncated, _ = env.step(actions[steps % 1000])
-            steps += 1
-            if terminated or truncated:
-                env.reset()
-        results[task_id] = steps / (time.perf_counter() - started)
-        print(f"{task_id}: {results[task_id]:.0f} steps/s", flush=True)
-    (ROOT / "docs/results/envs_speed.json").write_text(json.dumps({**_meta(command), "steps_per_second": results}, indent=1) + "\n")
-    lines = ["| task | env steps/s (random actions, through guidedrl's wrappers) |", "|---|---|"]
-    lines += [f"| {task_id} | {value:.0f} |" for task_id, value in results.items()]
+        entry = MUJOCO_VERSIONS.get(task_id, TASKS[task_id].entry_point)
+        wrapped, episode_steps = _made(task_id, entry), TASKS[task_id].max_episode_steps
+        runners = {"env": _env_runner(_made(task_id, entry).unwrapped, episode_steps),
+                   "env_wrapped": _env_runner(wrapped, episode_steps)}
+        if hasattr(wrapped.unwrapped, "model"):
+            runners["physics"] = _physics_runner(wrapped)
+        if task_id in DM_CONTROL_VERSIONS:
+            runners["dm_control"] = _env_runner(_made(task_id, DM_CONTROL_VERSIONS[task_id]), episode_steps)
+        wrapped.action_space.seed(0)
+        actions = [wrapped.action_space.sample() for _ in range(1000)]
+        rates = {name: [] for name in runners}
+        for _ in range(rounds):
+            for name, (step, reset) in runners.items():
+                rates[name].append(_steps_per_second(step, reset, actions, seconds / rounds))
+        results[task_id] = {name: float(np.median(values)) for name, values in rates.items()}
+        print(f"{task_id}: " + ", ".join(f"{name} {value:.0f}" for name, value in results[task_id].items()), flush=True)
+    (ROOT / "docs/results/envs_speed.json").write_text(json.dumps(
+        {**_meta(command), "seconds": seconds, "rounds": rounds, "steps_per_second": results}, indent=1) + "\n")
+
+    def rate(r, name):
+        return f"{r[name]:,.0f}" if name in r else "—"
+
+    def ratio(r, name, over):
+        return f"{r[name] / r[over]:.2f}" if name in r and over in r else "—"
+    lines = ["| task | bare physics (mj_step × substeps) | env | env / physics | env through guidedrl's wrappers "
+             "| wrapped / physics | dm_control version, wrapped | speed-up over dm_control (wrapped) |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {task_id} | {rate(r, 'physics')} | {rate(r, 'env')} | {ratio(r, 'env', 'physics')} "
+              f"| {rate(r, 'env_wrapped')} | {ratio(r, 'env_wrapped', 'physics')} | {rate(r, 'dm_control')} "
+              f"| {ratio(r, 'env_wrapped', 'dm_control')} |" for task_id, r in results.items()]
     write_section(ROOT / "docs/PERFORMANCE.md", "envs-speed", "\n".join(lines), _meta(command),
-                  note=f"{seconds:.0f} s per task, one process")
+                  note=f"steps/s with random actions, {seconds:g} s per env and task in {rounds} alternating rounds "
+                       f"of {seconds / rounds:g} s, medians; one process; the dm_control tasks' env is "
+                       "guidedrl.envs.mj, on MuJoCo directly")
 
 
 def sac(tasks, seeds, steps: int, out: Path, command: str) -> None:
@@ -120,7 +201,8 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--sac", action="store_true")
     parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="--speed: seconds per env and task")
+    parser.add_argument("--rounds", type=int, default=5, help="--speed: alternating rounds (medians)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--tasks", nargs="+", default=BUILT_IN, choices=BUILT_IN, help="tasks to train SAC on")
@@ -130,7 +212,7 @@ def main() -> None:
     if args.alone:
         alone(args.episodes, command)
     if args.speed:
-        speed(args.seconds, command)
+        speed(args.seconds, args.rounds, command)
     if args.sac:
         sac(args.tasks, args.seeds, args.steps, args.out.resolve(), command)
 

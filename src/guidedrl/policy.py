@@ -48,6 +48,18 @@ def deployed_actions(config, state: agent.AgentState, obs, guide_action, confide
     return agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True)
 
 
+@partial(jax.jit, static_argnames="config")
+def mixed_actions(config, state: agent.AgentState, obs, guide_action, confidence, guide_free):
+    """:func:`deployed_actions` row by row: the actor alone where ``guide_free[i]``, the deployed
+    policy elsewhere, in one call (an evaluation of both policies side by side)."""
+    obs = jnp.asarray(obs, jnp.float32)
+    guide_free = jnp.asarray(guide_free, bool)
+    actor_action = get_backbone(config.algo).deterministic_action(config, state.backbone, obs)
+    guide = GuideFields(jnp.asarray(guide_action, jnp.float32), jnp.asarray(confidence, jnp.float32))
+    action, from_guide = agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True)
+    return jnp.where(guide_free[:, None], actor_action, action), from_guide & ~guide_free
+
+
 def deployed_action(config, state: agent.AgentState, obs, guide_action, confidence, guide_free: bool):
     """:func:`deployed_actions` at one observation."""
     action, from_guide = deployed_actions(config, state, np.asarray(obs, np.float32)[None],

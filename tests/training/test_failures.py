@@ -105,7 +105,7 @@ def _check_saved_before(failure, out, failing_step):
 def test_a_failing_guide_is_saved_at_the_step_before_and_resumes_exactly(tmp_path, reference, mode, cause):
     out = tmp_path / "run"
     env = FlakyEnv(at=-1, mode="none")  # counts the steps
-    failure = _fails(out, env=env, eval_env="Pendulum-v1", guide=pd_guide(Flaky(at=1100, mode=mode)))
+    failure = _fails(out, env=env, eval_env="Pendulum-v1", guide=pd_guide(Flaky(at=600, mode=mode)))
     # the guide is asked about the state a step reached: that step is the failing one
     _check_saved_before(failure, out, env.steps)
     assert failure.source == "the guide 'pd'" and cause in str(failure)
@@ -150,9 +150,10 @@ def test_an_update_that_overflows_is_taken_back(tmp_path):
 
 def test_a_guide_failing_during_an_evaluation_resumes_with_that_evaluation(tmp_path, reference):
     out = tmp_path / "run"
-    # 1 call at the first state, 800 in the step-0 evaluation, 400 training steps (+2 resets):
-    # the 1300th call is in the evaluation at step 400
-    failure = _fails(out, env="Pendulum-v1", guide=pd_guide(Flaky(at=1300, mode="raise")))
+    # 1 call at the first state, 400 in the step-0 evaluation (the guide is asked in the deployed
+    # policy's 2 episodes of 200 steps, not the actor alone's), 400 training steps (+2 resets):
+    # the 1000th call is in the evaluation at step 400
+    failure = _fails(out, env="Pendulum-v1", guide=pd_guide(Flaky(at=1000, mode="raise")))
     assert failure.step == 400 and "while evaluating at step 400" in str(failure)
     assert checkpoint.read_meta(out)["progress"]["evaluation_pending"]
     assert [int(r["step"]) for r in read_metrics(out)] == [0]
@@ -174,7 +175,7 @@ FLAKY_MODULE = textwrap.dedent('''
         calls = [0]
         def policy(obs):
             calls[0] += 1
-            if calls[0] == 1050:
+            if calls[0] == 600:
                 raise TimeoutError("sensor read timed out")
             return np.clip(-10.0 * np.arctan2(obs[1], obs[0]) - 2.0 * obs[2], -2.0, 2.0) / 2.0
         return guides.scripted(policy, confidence=lambda obs: float(abs(np.arctan2(obs[1], obs[0])) < 0.3),

@@ -217,3 +217,29 @@ def test_side_by_side_evaluation_equals_one_episode_after_another():
     assert one["lengths"] == three["lengths"]
     assert one["catastrophes"] == three["catastrophes"] and one["guide_usage"] == three["guide_usage"]
     assert len(set(one["returns"])) > 1  # the episodes differ, so a mix-up of seeds would show
+
+
+def test_both_policies_side_by_side_equal_each_evaluated_alone():
+    """The deployed policy's and the actor alone's episodes in one batched call per step give what
+    each gives evaluated on its own (up to float32 rounding), and the guide is asked only in the
+    deployed policy's episodes."""
+    from guidedrl.envs import default_guide, make_env
+    from guidedrl.training.evaluate import evaluate_policies, evaluate_policy
+
+    config = Config(env="SafeCartpole-v0", guidance="sag", guide="default", **{**SMALL, "steps": 10})
+    state = agent.init(config.agent, jax.random.PRNGKey(3), 5, 1)
+    guide = default_guide("SafeCartpole-v0")
+    guide.bind(5, 1, "SafeCartpole-v0")
+    calls = []
+    counted = guidedrl.Guide(lambda obs: (calls.append(1), guide(obs)[0])[1], lambda obs: guide(obs)[1], name="counted")
+    counted.bind(5, 1)
+    separate = [evaluate_policy(config.agent, state, [make_env("SafeCartpole-v0") for _ in range(3)], 3, 7, guide,
+                                guide_free=free) for free in (False, True)]
+    envs = [make_env("SafeCartpole-v0") for _ in range(6)]
+    together = evaluate_policies(config.agent, state, envs, 3, 7, counted, modes=(False, True))
+    for alone, both in zip(separate, together):
+        np.testing.assert_allclose(alone["returns"], both["returns"], rtol=5e-3)
+        assert alone["lengths"] == both["lengths"] and alone["catastrophes"] == both["catastrophes"]
+        assert alone["guide_usage"] == both["guide_usage"]
+    assert together[1]["guide_usage"] == 0 and together[0]["guide_usage"] > 0
+    assert len(calls) == sum(together[0]["lengths"])  # one call per deployed step (first obs included, last not)

@@ -74,13 +74,13 @@ GUIDE_DIR = Path(__file__).resolve().parent / "guides"
 """Where the attractive tasks' trained guide files live (``<id>.msgpack`` + ``<id>.json``)."""
 
 TASKS: Dict[str, Task] = {task.id: task for task in (
-    Task("SafeCartpole-v0", "guidedrl.envs.dm:SafeCartpole", 1000,
+    Task("SafeCartpole-v0", "guidedrl.envs.mj:SafeCartpole", 1000,
          "swing-up, walls at |x| = 1", "repulsive reflex",
          "< 0.15 from a wall after braking", _cartpole_guide),
-    Task("PointMass-v0", "guidedrl.envs.dm:PointMass", 1000,
+    Task("PointMass-v0", "guidedrl.envs.mj:PointMass", 1000,
          "reach a small target", "attractive: medium SAC",
          "> 0.1 from the target", _medium_guide("PointMass-v0", "point_mass_confidence")),
-    Task("BallInCup-v0", "guidedrl.envs.dm:BallInCup", 1000,
+    Task("BallInCup-v0", "guidedrl.envs.mj:BallInCup", 1000,
          "catch a low-hanging ball", "attractive: medium SAC",
          "ball below or beside the cup", _medium_guide("BallInCup-v0", "ball_in_cup_confidence")),
     Task("PointCircle-v0", "guidedrl.envs.point:PointCircleEnv", 500,

@@ -54,7 +54,8 @@ from guidedrl.guides.base import GuideError
 from guidedrl.names import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
-from guidedrl.training.evaluate import evaluate_policy, guide_fields
+from guidedrl.training.evaluate import evaluate_policies, guide_fields
+from guidedrl.training.flat import Packing, pack
 from guidedrl.training.lock import RunLock
 from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, write_config
 from guidedrl.training.run import Run, state_template
@@ -101,7 +102,13 @@ def behaviour_action(config, state, obs, guide_action, confidence, key, env_step
     return action[0], from_guide[0]
 
 
-behave = jax.jit(behaviour_action, static_argnames="config")
+@partial(jax.jit, static_argnames=("config", "packing"))
+def behave(config, packing, flat_state, obs, guide_action, confidence, key, env_step, uniform):
+    """:func:`behaviour_action` with the agent state as the loop holds it (packed)."""
+    return behaviour_action(config, packing.unpack(flat_state), obs, guide_action, confidence, key,
+                            env_step, uniform)
+
+
 init_agent = jax.jit(agent.init, static_argnums=(0, 2, 3))
 
 
@@ -112,23 +119,25 @@ def all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
-@partial(jax.jit, static_argnames=("config", "layout"), donate_argnames="state")
-def learn_and_behave(config, layout, state, flat_batches, learn_key, env_step,
+@partial(jax.jit, static_argnames=("config", "layout", "packing"), donate_argnames="flat_state")
+def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_key, env_step,
                      act_key, next_obs, next_guide_action, next_confidence, next_uniform):
     """``update_many`` over K minibatches (rows of the replay storage), then the behaviour
-    action at ``next_obs`` (the state of step ``env_step``) with the updated agent.
+    action at ``next_obs`` (the state of step ``env_step``) with the updated agent; the state
+    comes and goes packed (:mod:`guidedrl.training.flat`).
 
-    Returns ``(state, metrics, action, from_guide, finite)``: when the update produced a
-    non-finite value (in the new state or the action), ``finite`` is False and ``state`` is the
-    state before the update, so the run can be saved as it was."""
+    Returns ``(flat_state, metrics, action, from_guide, finite)``: when the update produced a
+    non-finite value (in the new state or the action), ``finite`` is False and ``flat_state`` is
+    the state before the update, so the run can be saved as it was."""
     batches = unflatten(flat_batches, layout)
     new_state, metrics = agent.update_many(
-        config, state, batches, jax.random.fold_in(learn_key, env_step), env_step
+        config, packing.unpack(flat_state), batches, jax.random.fold_in(learn_key, env_step), env_step
     )
     action, from_guide = behaviour_action(config, new_state, next_obs, next_guide_action,
                                           next_confidence, act_key, env_step, next_uniform)
-    finite = all_finite(new_state) & jnp.all(jnp.isfinite(action))
-    kept = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old), new_state, state)
+    new_flat = packing.pack(new_state)
+    finite = all_finite(new_flat) & jnp.all(jnp.isfinite(action))
+    kept = tuple(jnp.where(finite, new, old) for new, old in zip(new_flat, flat_state))
     return kept, metrics, action, from_guide, finite
 
 
@@ -197,6 +206,8 @@ class Loop:
     act_key: jax.Array
     learn_key: jax.Array
     saved_step: Optional[int]  # the step of the last good checkpoint on disk
+    packing: Optional[Packing] = None  # the agent state between jitted calls: packed buffers
+    flat_state: Any = None
     obs: np.ndarray = None
     guide_action: np.ndarray = None
     confidence: float = 0.0
@@ -290,7 +301,8 @@ def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: 
     if env is None and resume_meta is not None:  # the env id came from the checkpoint's files
         check_env_id(config.env, config.trust_code, os.path.join(resume_meta["directory"], checkpoint.META))
     source = env if env is not None else config.env
-    train_env, eval_envs = build_envs(source, eval_env, config.eval_episodes)
+    modes = 2 if strategy.uses_guide else 1  # the deployed policy, and the actor alone beside it
+    train_env, eval_envs = build_envs(source, eval_env, modes * config.eval_episodes)
     if env is not None:
         config = config.replace(env=env_id_of(env))
     if guide is not None and config.guide is not None:
@@ -381,8 +393,12 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
         progress = Progress(**resume_meta["progress"])
     low, high = action_bounds(train_env)
     run = Run(config, state, obs_dim, low, high, guide=guide, directory=out)
-    return Loop(config, strategy, guide, train_env, eval_envs, buffer, rng, progress, run, out, lock,
-                act_key, learn_key, saved_step=None if resume_meta is None else int(resume_meta["step"]))
+    packing = Packing(state)
+    loop = Loop(config, strategy, guide, train_env, eval_envs, buffer, rng, progress, run, out, lock,
+                act_key, learn_key, saved_step=None if resume_meta is None else int(resume_meta["step"]),
+                packing=packing, flat_state=pack(packing, state))
+    run.set_packed(packing, loop.flat_state)
+    return loop
 
 
 def _restore(config: Config, meta: dict, obs_dim: int, action_dim: int, buffer: ReplayBuffer,
@@ -502,8 +518,8 @@ def behaviour(loop: Loop, step: int) -> Tuple[np.ndarray, Any]:
     progress, config = loop.progress, loop.config
     if progress.next_action is not None:
         return np.asarray(progress.next_action, np.float32), progress.next_from_guide
-    action, from_guide = behave(config.agent, loop.run.state, loop.obs, loop.guide_action, loop.confidence,
-                                loop.act_key, step, step < config.learning_starts)
+    action, from_guide = behave(config.agent, loop.packing, loop.flat_state, loop.obs, loop.guide_action,
+                                loop.confidence, loop.act_key, step, step < config.learning_starts)
     action = np.asarray(action)
     if not np.all(np.isfinite(action)):
         raise StepFailed("the agent", NonFinite(f"non-finite action {action.tolist()}"), "acting")
@@ -552,11 +568,12 @@ def learn(loop: Loop, step: int, outcome: Outcome) -> Optional[tuple]:
     sampler = loop.rng.bit_generator.state
     flat = loop.buffer.sample_flat(loop.rng, config.gradient_steps_per_call, config.batch_size)
     try:
-        loop.run.state, metrics, action, from_guide, finite = learn_and_behave(
-            config.agent, loop.buffer.layout, loop.run.state, flat, loop.learn_key, step,
+        loop.flat_state, metrics, action, from_guide, finite = learn_and_behave(
+            config.agent, loop.buffer.layout, loop.packing, loop.flat_state, flat, loop.learn_key, step,
             loop.act_key, outcome.obs, outcome.guide_action, np.float32(outcome.confidence),
             step < config.learning_starts,
         )
+        loop.run.set_packed(loop.packing, loop.flat_state)
         if not bool(finite):
             raise NonFinite("a non-finite value in the agent's parameters or action after the gradient steps")
     except Exception as error:
@@ -636,13 +653,12 @@ def evaluate_and_log(loop: Loop) -> None:
 
 
 def _evaluations(loop: Loop) -> Tuple[dict, float]:
-    config, state = loop.config, loop.run.state
+    config = loop.config
     guide = _TaggedGuide(loop.guide) if loop.guide is not None else None
-    deployed = evaluate_policy(config.agent, state, loop.eval_envs, config.eval_episodes, config.seed, guide)
-    free = deployed
-    if loop.strategy.uses_guide:  # without a guide the deployed policy is the actor alone
-        free = evaluate_policy(config.agent, state, loop.eval_envs, config.eval_episodes, config.seed,
-                               guide, guide_free=True)
+    modes = (False, True) if loop.strategy.uses_guide else (False,)  # without a guide: the actor alone
+    results = evaluate_policies(config.agent, loop.flat_state, loop.eval_envs, config.eval_episodes,
+                                config.seed, guide, modes, packing=loop.packing)
+    deployed, free = results[0], results[-1]
     for result in (deployed, free):
         if not all(math.isfinite(r) for r in result["returns"]):
             raise NonFinite(f"non-finite evaluation returns {result['returns']}")

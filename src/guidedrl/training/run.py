@@ -60,6 +60,23 @@ class Run:
         self.source = source
 
     @property
+    def state(self) -> agent.AgentState:
+        """The agent state pytree (while training, unpacked from the loop's buffers when read)."""
+        if self._state is None:
+            from guidedrl.training.flat import unpack
+
+            self._state = unpack(*self._packed)
+        return self._state
+
+    @state.setter
+    def state(self, state: agent.AgentState) -> None:
+        self._state, self._packed = state, None
+
+    def set_packed(self, packing: Any, flat: Any) -> None:
+        """Hold the state as the training loop's packed buffers (see :mod:`guidedrl.training.flat`)."""
+        self._state, self._packed = None, (packing, flat)
+
+    @property
     def action_dim(self) -> int:
         return int(self.action_low.shape[0])
 

@@ -1,0 +1,152 @@
+"""What a training step costs against the update it exists for, and where the rest goes.
+
+For each configuration (the paper suite's settings: SafeCartpole-v0, 64-64, batch 128, one
+gradient step per env step, one XLA thread), in one invocation:
+
+* **bare update**: ``agent.update_many`` over K = 1000 minibatches in one jitted ``lax.scan``,
+  per gradient step (the floor a training step cannot go below);
+* **training step**: the loop's own steady-state steps/s (``guidedrl.train``, the interval after
+  warm-up and compilation, evaluation excluded), per step;
+* **split**: the same steps taken phase by phase through the loop's functions with a timer
+  around each (``behaviour`` holds the wait for the action the previous call computed).
+
+    python benchmarks/step_cost.py                 # both configs, 3 repeats
+    python benchmarks/step_cost.py --json docs/results/step_cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("MUJOCO_GL", "disable")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+SETTINGS = dict(env="SafeCartpole-v0", algo="sac", hidden_sizes=(64, 64), batch_size=128,
+                learning_starts=1000, updates_per_step=1, train_every=1, eval_episodes=1,
+                checkpoint_every=10**9, progress=False)
+CONFIGS = {"sac": dict(guidance="none"), "pag": dict(guidance="pag", guide="default")}
+
+
+def bare_update_ms(settings: dict, batches: int = 1000, repeats: int = 3) -> float:
+    """Milliseconds per gradient step of ``update_many`` over ``batches`` minibatches."""
+    from guidedrl import agent
+    from guidedrl.config import Config
+    from guidedrl.replay import ReplayBuffer
+    from guidedrl.training.loop import PRNG_IMPL, init_agent
+
+    config = Config(**settings).agent
+    obs_dim, action_dim = 5, 1
+    buffer = ReplayBuffer(20_000, obs_dim, action_dim)
+    rng = np.random.default_rng(0)
+    for _ in range(10_000):
+        buffer.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, action_dim), rng.normal(), rng.normal(size=obs_dim),
+                   False, False, rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2),
+                   rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2))
+    key = jax.random.key(0, impl=PRNG_IMPL)
+    state = init_agent(config, key, obs_dim, action_dim)
+    update = jax.jit(agent.update_many, static_argnums=0, donate_argnums=1)
+    best = float("inf")
+    for repeat in range(repeats + 1):  # the first compiles
+        batch = jax.device_put(buffer.sample(rng, batches, config.batch_size))
+        jax.block_until_ready(batch)
+        start = time.perf_counter()
+        state, metrics = update(config, state, batch, key, 5000)
+        jax.block_until_ready(metrics)
+        if repeat:
+            best = min(best, (time.perf_counter() - start) / batches * 1e3)
+    return best
+
+
+def loop_step_ms(settings: dict, measure: int = 4000) -> float:
+    """Milliseconds per training step, from the loop's own steps/s after warm-up."""
+    from guidedrl.config import Config
+    from guidedrl.training.loop import train
+
+    run = train(Config(**settings, steps=2 * measure, eval_every=measure))
+    return 1e3 / float(run.history[-1]["steps_per_second"])
+
+
+def split_ms(settings: dict, measure: int = 3000) -> dict:
+    """Milliseconds per step in each phase of the training step, through the loop's functions."""
+    from guidedrl.config import Config
+    from guidedrl.training import loop as training
+
+    config = Config(**settings, steps=10**9, eval_every=10**9)
+    state = training.setup(config, None, None, None)
+    parts = {"behaviour (incl. wait for the action)": 0.0, "env step + guide": 0.0, "buffer add": 0.0,
+             "learn (sample, call, finite check)": 0.0, "record": 0.0}
+    names = list(parts)
+
+    def one_step(timed: bool) -> None:
+        step = state.progress.step
+        t0 = time.perf_counter()
+        action, from_guide = training.behaviour(state, step)
+        t1 = time.perf_counter()
+        outcome = training.step_env(state, action)
+        t2 = time.perf_counter()
+        state.buffer.add(state.obs, action, outcome.reward, outcome.next_obs, outcome.terminated,
+                         outcome.truncated, state.guide_action, state.confidence,
+                         outcome.next_guide_action, outcome.next_confidence)
+        t3 = time.perf_counter()
+        learned = training.learn(state, step + 1, outcome)
+        t4 = time.perf_counter()
+        training.record(state, outcome, from_guide, learned)
+        t5 = time.perf_counter()
+        if timed:
+            for name, dt in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                parts[name] += dt
+
+    for _ in range(config.learning_starts + 1000):
+        one_step(False)
+        if len(state.pending_metrics) > 100:
+            training._flush_pending(state)
+    for _ in range(measure):
+        one_step(True)
+        if len(state.pending_metrics) > 100:
+            training._flush_pending(state)
+    state.lock and state.lock.release()
+    return {name: total / measure * 1e3 for name, total in parts.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    results = {}
+    for name, extra in CONFIGS.items():
+        settings = {**SETTINGS, **extra}
+        bare, step = [], []
+        for _ in range(args.repeats):  # alternated, so a noisy neighbour hits both
+            bare.append(bare_update_ms(settings))
+            step.append(loop_step_ms(settings))
+        split = split_ms(settings)
+        results[name] = {"bare_update_ms": statistics.median(bare), "step_ms": statistics.median(step),
+                         "ratio": statistics.median(step) / statistics.median(bare), "split_ms": split,
+                         "bare_runs": bare, "step_runs": step}
+    print(f"{'config':6} {'bare update':>12} {'training step':>14} {'ratio':>6}")
+    for name, r in results.items():
+        print(f"{name:6} {r['bare_update_ms']:10.3f}ms {r['step_ms']:12.3f}ms {r['ratio']:6.2f}")
+    for name, r in results.items():
+        print(f"\n{name}: split of a step (ms), sum {sum(r['split_ms'].values()):.3f}")
+        for part, ms in r["split_ms"].items():
+            print(f"  {part:40} {ms:.3f}")
+    if args.json:
+        record = {"command": "python benchmarks/step_cost.py --json " + args.json,
+                  "machine": platform.machine(), "cpus": os.cpu_count(), "jax": jax.__version__,
+                  "results": results}
+        with open(args.json, "w") as handle:
+            json.dump(record, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,6 +12,7 @@ gradient step per env step, one XLA thread), in one invocation:
 
     python benchmarks/step_cost.py                 # both configs, 3 repeats
     python benchmarks/step_cost.py --json docs/results/step_cost.json
+    PYTHONPATH=<old checkout>/src python benchmarks/step_cost.py --no-split   # an older build
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--no-split", action="store_true",
+                        help="skip the split (for a build of guidedrl older than the loop in phases)")
     args = parser.parse_args()
     results = {}
     for name, extra in CONFIGS.items():
@@ -128,7 +131,7 @@ def main() -> int:
         for _ in range(args.repeats):  # alternated, so a noisy neighbour hits both
             bare.append(bare_update_ms(settings))
             step.append(loop_step_ms(settings))
-        split = split_ms(settings)
+        split = {} if args.no_split else split_ms(settings)
         results[name] = {"bare_update_ms": statistics.median(bare), "step_ms": statistics.median(step),
                          "ratio": statistics.median(step) / statistics.median(bare), "split_ms": split,
                          "bare_runs": bare, "step_runs": step}

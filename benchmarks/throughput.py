@@ -1,4 +1,4 @@
-"""Training throughput of guidedrl's SAC against Stable-Baselines3's SAC, alternated in one run.
+"""Training throughput of guidedrl's SAC against Stable-Baselines3's SAC and sbx's (its JAX port), alternated in one run.
 
 Settings shared by both (BENCHMARK.md, "Speed protocol"): Gymnasium Pendulum-v1, one
 gradient step per environment step, batch 256, Adam 3e-4, learning starts at 1,000
@@ -7,7 +7,12 @@ times ``--measure`` steady-state training steps after a warm-up (learning start,
 compilation / first updates) of as many steps, without evaluation. The two libraries alternate
 ``--repeats`` times per network size; the table reports medians and the ratio of medians.
 
-Needs the bench extra: ``pip install -e ".[bench]"`` (torch 2.13 CPU, stable-baselines3).
+The same invocation measures the machine's float32 matmul throughput (a jitted 256×256 by
+256×256 product, the shape of the 256-256 networks' layers at batch 256) and the share of it
+that guidedrl's 256-256 update reaches (its FLOPs from XLA's cost analysis × updates/s).
+
+Needs the bench extra: ``pip install torch==2.13.0 && pip install -e ".[bench]"`` (torch 2.13
+CPU, stable-baselines3, sbx-rl).
 
     python benchmarks/throughput.py                      # writes docs/PERFORMANCE.md section
     python benchmarks/throughput.py --repeats 1 --measure 1000   # a quick look
@@ -64,6 +69,59 @@ def sb3_steps_per_second(hidden: tuple, measure: int, seed: int) -> float:
     return measure / (time.perf_counter() - started)
 
 
+def sbx_steps_per_second(hidden: tuple, measure: int, seed: int) -> float:
+    """Steady-state steps/s of sbx's SAC (Stable-Baselines Jax) with the same settings."""
+    from sbx import SAC
+
+    model = SAC(
+        "MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=list(hidden)), batch_size=256,
+        learning_rate=3e-4, buffer_size=1_000_000, learning_starts=LEARNING_STARTS, train_freq=1,
+        gradient_steps=1, ent_coef="auto", seed=seed, verbose=0,
+    )
+    model.learn(measure)  # warm-up, as for guidedrl
+    started = time.perf_counter()
+    model.learn(measure, reset_num_timesteps=False)
+    return measure / (time.perf_counter() - started)
+
+
+def matmul_gflops(size: int = 256, repeats: int = 2000) -> float:
+    """The machine's float32 throughput on a jitted (size × size) @ (size × size) product."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((size, size), jnp.float32)
+    product = jax.jit(lambda x, y: x @ y)
+    product(a, a).block_until_ready()
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            out = product(a, a)
+        out.block_until_ready()
+        best = min(best, (time.perf_counter() - started) / repeats)
+    return 2 * size**3 / best / 1e9
+
+
+def update_gflop(hidden: tuple) -> float:
+    """FLOPs (in units of 1e9) of one guidedrl SAC update on Pendulum-v1 at batch 256, from XLA's
+    cost analysis of the compiled gradient step."""
+    import jax
+
+    from guidedrl import agent
+    from guidedrl.config import Config
+    from guidedrl.replay import ReplayBuffer
+    from guidedrl.training.loop import PRNG_IMPL
+
+    config = Config(env="Pendulum-v1", guidance="none", hidden_sizes=hidden, batch_size=256).agent
+    key = jax.random.key(0, impl=PRNG_IMPL)
+    state = jax.eval_shape(lambda: agent.init(config, key, 3, 1))
+    batch = ReplayBuffer(1, 3, 1).batch_spec(1, 256)
+    compiled = jax.jit(agent.update_many, static_argnums=0).lower(config, state, batch, key, 0).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    return float(analysis["flops"]) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["64,64", "256,256"])
@@ -80,19 +138,30 @@ def main() -> None:
     results = {}
     for size in args.sizes:
         hidden = tuple(int(h) for h in size.split(","))
-        ours, theirs = [], []
+        ours, theirs, jax_peer = [], [], []
         for repeat in range(args.repeats):
             ours.append(guidedrl_steps_per_second(hidden, args.measure, seed=repeat))
             theirs.append(sb3_steps_per_second(hidden, args.measure, seed=repeat))
-            print(f"{size} repeat {repeat}: guidedrl {ours[-1]:.0f} steps/s, SB3 {theirs[-1]:.0f} steps/s",
-                  flush=True)
+            jax_peer.append(sbx_steps_per_second(hidden, args.measure, seed=repeat))
+            print(f"{size} repeat {repeat}: guidedrl {ours[-1]:.0f} steps/s, SB3 {theirs[-1]:.0f} steps/s, "
+                  f"sbx {jax_peer[-1]:.0f} steps/s", flush=True)
         results[size] = {
             "guidedrl": ours,
             "sb3": theirs,
+            "sbx": jax_peer,
             "guidedrl_median": statistics.median(ours),
             "sb3_median": statistics.median(theirs),
+            "sbx_median": statistics.median(jax_peer),
             "ratio": statistics.median(ours) / statistics.median(theirs),
+            "ratio_sbx": statistics.median(ours) / statistics.median(jax_peer),
         }
+    ceiling = matmul_gflops()
+    results["matmul"] = {"gflops_256": ceiling}
+    if "256,256" in results:
+        flop = update_gflop((256, 256))
+        achieved = flop * results["256,256"]["guidedrl_median"]
+        results["matmul"].update({"update_gflop_256": flop, "update_gflops_256": achieved,
+                                  "share_of_ceiling": achieved / ceiling})
     strategy_rates = {name: [] for name in args.strategies}
     hidden = tuple(int(h) for h in args.strategy_size.split(","))
     for repeat in range(args.repeats if args.strategies else 0):
@@ -119,14 +188,19 @@ def main() -> None:
     Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
     lines = [
-        "| network | guidedrl SAC (steps/s) | SB3 SAC (steps/s) | ratio |",
-        "|---|---|---|---|",
+        "| network | guidedrl SAC (steps/s) | sbx SAC (steps/s) | SB3 SAC (steps/s) | vs sbx | vs SB3 |",
+        "|---|---|---|---|---|---|",
     ]
     for size, r in results.items():
-        if size == "strategies":
+        if size in ("strategies", "matmul"):
             continue
-        lines.append(f"| {size.replace(',', '-')} | {r['guidedrl_median']:.0f} | {r['sb3_median']:.0f} | "
-                     f"{r['ratio']:.2f}x |")
+        lines.append(f"| {size.replace(',', '-')} | {r['guidedrl_median']:.0f} | {r['sbx_median']:.0f} | "
+                     f"{r['sb3_median']:.0f} | {r['ratio_sbx']:.2f}x | {r['ratio']:.2f}x |")
+    m = results["matmul"]
+    lines += ["", f"The machine's float32 matmul throughput (256×256 by 256×256, jitted): {m['gflops_256']:.0f} GFLOP/s."]
+    if "share_of_ceiling" in m:
+        lines.append(f"guidedrl's 256-256 update ({m['update_gflop_256'] * 1e3:.1f} MFLOP, XLA's cost analysis) at "
+                     f"its median rate: {m['update_gflops_256']:.1f} GFLOP/s, {m['share_of_ceiling']:.0%} of it.")
     if "strategies" in results:
         lines += ["", f"Strategies on the SAC backbone ({args.strategy_size.replace(',', '-')} networks, "
                   "Pendulum-v1 with the LQR guide), time per step relative to plain SAC:", "",

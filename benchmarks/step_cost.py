@@ -28,7 +28,6 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 os.environ.setdefault("MUJOCO_GL", "disable")
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 SETTINGS = dict(env="SafeCartpole-v0", algo="sac", hidden_sizes=(64, 64), batch_size=128,
                 learning_starts=1000, updates_per_step=1, train_every=1, eval_episodes=1,
@@ -36,34 +35,12 @@ SETTINGS = dict(env="SafeCartpole-v0", algo="sac", hidden_sizes=(64, 64), batch_
 CONFIGS = {"sac": dict(guidance="none"), "pag": dict(guidance="pag", guide="default")}
 
 
-def bare_update_ms(settings: dict, batches: int = 1000, repeats: int = 3) -> float:
-    """Milliseconds per gradient step of ``update_many`` over ``batches`` minibatches."""
-    from guidedrl import agent
+def bare_update_ms(settings: dict, repeats: int = 3) -> float:
+    """Milliseconds per gradient step of ``update_many`` over 1,000 minibatches."""
     from guidedrl.config import Config
-    from guidedrl.replay import ReplayBuffer
-    from guidedrl.training.loop import PRNG_IMPL, init_agent
+    from suite_floor import bare_update_seconds  # benchmarks/ is on the path of a script run from it
 
-    config = Config(**settings).agent
-    obs_dim, action_dim = 5, 1
-    buffer = ReplayBuffer(20_000, obs_dim, action_dim)
-    rng = np.random.default_rng(0)
-    for _ in range(10_000):
-        buffer.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, action_dim), rng.normal(), rng.normal(size=obs_dim),
-                   False, False, rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2),
-                   rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2))
-    key = jax.random.key(0, impl=PRNG_IMPL)
-    state = init_agent(config, key, obs_dim, action_dim)
-    update = jax.jit(agent.update_many, static_argnums=0, donate_argnums=1)
-    best = float("inf")
-    for repeat in range(repeats + 1):  # the first compiles
-        batch = jax.device_put(buffer.sample(rng, batches, config.batch_size))
-        jax.block_until_ready(batch)
-        start = time.perf_counter()
-        state, metrics = update(config, state, batch, key, 5000)
-        jax.block_until_ready(metrics)
-        if repeat:
-            best = min(best, (time.perf_counter() - start) / batches * 1e3)
-    return best
+    return bare_update_seconds(Config(**settings), obs_dim=5, action_dim=1, repeats=repeats) * 1e3
 
 
 def loop_step_ms(settings: dict, measure: int = 4000) -> float:

@@ -389,8 +389,7 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
     if resume_meta is None:
         state = init_agent(config.agent, init_key, obs_dim, action_dim)
     else:
-        state = _restore(config, resume_meta, obs_dim, action_dim, buffer, rng, guide)
-        progress = Progress(**resume_meta["progress"])
+        state, progress = _restore(config, resume_meta, obs_dim, action_dim, buffer, rng, guide)
     low, high = action_bounds(train_env)
     run = Run(config, state, obs_dim, low, high, guide=guide, directory=out)
     packing = Packing(state)
@@ -403,7 +402,7 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
 
 def _restore(config: Config, meta: dict, obs_dim: int, action_dim: int, buffer: ReplayBuffer,
              rng: np.random.Generator, guide: Any):
-    """The checkpoint's agent state; fills ``buffer``, ``rng`` and the guide's stream from it."""
+    """The checkpoint's agent state and counters; fills ``buffer``, ``rng`` and the guide's stream from it."""
     if meta["obs_dim"] != obs_dim or meta["action_dim"] != action_dim:
         raise CheckpointError(
             f"checkpoint {meta['directory']!r} is for observations of {meta['obs_dim']} and actions of "
@@ -413,14 +412,14 @@ def _restore(config: Config, meta: dict, obs_dim: int, action_dim: int, buffer: 
     try:
         buffer.load_state_dict(checkpoint.load_replay_state(meta))
         rng.bit_generator.state = meta["rng_state"]
-        Progress(**meta["progress"])
+        progress = Progress(**meta["progress"])
         if guide is not None and meta.get("guide_rng_state") is not None:
             guide.set_rng_state(meta["guide_rng_state"])
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(
             f"corrupt checkpoint {meta['directory']!r}: {type(error).__name__}: {error}"
         ) from None
-    return jax.tree_util.tree_map(jnp.asarray, state)
+    return jax.tree_util.tree_map(jnp.asarray, state), progress
 
 
 def start_episode(loop: Loop) -> None:

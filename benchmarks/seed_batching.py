@@ -56,7 +56,7 @@ def time_per_step(config: Config, seeds: int, repeats: int) -> float:
     """Seconds per vmapped gradient step of ``seeds`` agents (median over ``repeats`` timings)."""
     keys = jax.random.split(jax.random.key(0), seeds)
     states = jax.vmap(lambda k: agent.init(config, k, OBS_DIM, ACTION_DIM))(keys)
-    batches = _batch(jax.random.key(1), seeds, config.batch_size)
+    batches = _batch(jax.random.key(1), seeds, config.minibatch_size)
     step = jax.jit(jax.vmap(lambda s, b, k: agent.update_many(config, s, b, k, 0)), donate_argnums=0)
     states, _ = step(states, batches, keys)  # compile
     jax.block_until_ready(states)

@@ -82,7 +82,7 @@ def split_ms(settings: dict, measure: int = 3000) -> dict:
             for name, dt in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
                 parts[name] += dt
 
-    for _ in range(config.learning_starts + 1000):
+    for _ in range(config.warmup_steps + 1000):
         one_step(False)
         if len(state.pending_metrics) > 100:
             training._flush_pending(state)

@@ -24,7 +24,7 @@ os.environ.setdefault("MUJOCO_GL", "disable")
 def gradient_steps(config) -> int:
     """Gradient steps of a run: K = train_every × updates_per_step at every train_every-th env
     step from learning_starts on."""
-    due = [t for t in range(max(config.learning_starts, 1), config.steps + 1) if t % config.train_every == 0]
+    due = [t for t in range(max(config.warmup_steps, 1), config.steps + 1) if t % config.train_every == 0]
     return len(due) * config.gradient_steps_per_call
 
 
@@ -51,7 +51,7 @@ def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3,
     update = jax.jit(agent.update_many, static_argnums=0, donate_argnums=1)
     best = float("inf")
     for repeat in range(repeats + 1):  # the first compiles
-        batch = jax.device_put(buffer.sample(rng, batches, agent_config.batch_size))
+        batch = jax.device_put(buffer.sample(rng, batches, agent_config.minibatch_size))
         jax.block_until_ready(batch)
         started = time.perf_counter()
         state, metrics = update(agent_config, state, batch, key, 10**6)

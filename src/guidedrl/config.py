@@ -12,15 +12,17 @@ from typing import Literal, Optional, Tuple
 
 from guidedrl.errors import ConfigError
 
-Algo = Literal["sac", "td3"]
+Algo = Literal["sac", "td3", "awac"]
 Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual"]
 CriticTarget = Literal["switched", "actor"]
+AWACWeights = Literal["softmax", "exp-clip"]
 
-ALGOS: Tuple[str, ...] = ("sac", "td3")
+ALGOS: Tuple[str, ...] = ("sac", "td3", "awac")
 LOOP_FIELDS: Tuple[str, ...] = (
     "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
     "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
-    "checkpoint_every", "progress", "trust_code", "debug",
+    "checkpoint_every", "progress", "trust_code", "debug", "dataset", "offline_steps", "offline_ratio",
+    "offline_eval_every", "offline_chunk",
 )
 """Fields only the host loop reads; the jitted agent functions never see them."""
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
@@ -37,13 +39,13 @@ class Config:
     env: str = "SafeCartpole-v0"
     """Gymnasium environment id: a built-in task (guidedrl envs) or any registered id with a Box action space."""
     algo: Algo = "sac"
-    """Backbone: sac or td3."""
+    """Backbone: sac, td3 or awac (offline pre-training then online fine-tuning; docs/OFFLINE.md)."""
     guidance: Guidance = "pag"
     """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual."""
     guide: Optional[str] = DEFAULT_GUIDE
     """Guide: default (the built-in task's own), a built-in NAME (e.g. lqr), module:attr naming a factory returning a Guide, a checkpoint PATH or a policy file (.msgpack). Unused with guidance none."""
     steps: int = 10_000
-    """Environment steps to train for (the default run, PAG on SafeCartpole-v0, takes about two minutes on two cores)."""
+    """Environment steps to train for (the default run, PAG on SafeCartpole-v0, takes about two minutes on two cores); 0 with --offline-steps trains offline only."""
     seed: int = 0
     """Seed for the environment, network initialisation and sampling."""
     out: Optional[str] = None
@@ -54,12 +56,12 @@ class Config:
     # network and optimisation
     hidden_sizes: Tuple[int, ...] = (256, 256)
     """Hidden layer sizes of actor and critics."""
-    batch_size: int = 256
-    """Minibatch size of each gradient step."""
+    batch_size: Optional[int] = None
+    """Minibatch size of each gradient step (default: 256; awac: 1024, its reference batch)."""
     buffer_size: int = 1_000_000
-    """Replay buffer capacity in transitions."""
-    learning_starts: int = 1_000
-    """Environment steps of uniform-random warm-up before learning starts."""
+    """Replay buffer capacity in online transitions (a --dataset is kept apart and never evicted)."""
+    learning_starts: Optional[int] = None
+    """Environment steps of uniform-random warm-up before learning starts (default: 1000; 0 for awac or with a --dataset, whose data the first updates learn from)."""
     updates_per_step: int = 1
     """Gradient steps per environment step."""
     train_every: int = 1
@@ -92,6 +94,34 @@ class Config:
     """TD3: critic updates per actor and target update."""
     exploration_noise: float = 0.1
     """TD3: std of the Gaussian exploration noise."""
+
+    # AWAC (ALGORITHMS.md, "AWAC")
+    awac_lambda: float = 1.0
+    """AWAC: temperature λ of the advantage weights exp(A/λ): small λ follows the critic greedily, large λ imitates the data (behaviour cloning as λ grows)."""
+    awac_weights: AWACWeights = "softmax"
+    """AWAC: weights w = N·softmax_batch(A/λ) (rlkit, d3rlpy, jaxrl) or exp-clip, min(exp(A/λ), awac_max_weight) (CORL)."""
+    awac_max_weight: float = 100.0
+    """AWAC: clip of the exp-clip weights."""
+    awac_advantage_samples: int = 1
+    """AWAC: actions sampled from π(·|s) to estimate V(s) in the advantage A = Q(s,a) - V(s)."""
+    awac_actor_weight_decay: float = 1e-4
+    """AWAC: L2 weight decay of the actor's Adam (coupled, as torch's Adam in rlkit and d3rlpy)."""
+    awac_log_std_min: float = -6.0
+    """AWAC: lower bound of the policy's state-independent log-std."""
+    awac_log_std_max: float = 0.0
+    """AWAC: upper bound of the policy's state-independent log-std."""
+
+    # offline data (docs/OFFLINE.md)
+    dataset: Optional[str] = None
+    """Minari dataset (an id in the local store, MINARI_DATASETS_PATH, or a path) kept beside the replay buffer and never evicted; guidedrl dataset list shows the local ones."""
+    offline_steps: int = 0
+    """Gradient steps on the dataset alone before any environment step (the offline phase)."""
+    offline_ratio: Optional[float] = None
+    """Fraction of each minibatch drawn from the dataset once online data exist (e.g. 0.5 as in RLPD); default: uniform over dataset and online data together."""
+    offline_eval_every: Optional[int] = None
+    """Offline gradient steps between evaluations in the offline phase (default: eval_every)."""
+    offline_chunk: int = 1_000
+    """Offline gradient steps fused in one jitted lax.scan call."""
 
     # guidance strategies (ALGORITHMS.md, "Strategies")
     critic_target: CriticTarget = "switched"
@@ -140,6 +170,26 @@ class Config:
         defaults = Config()
         return dataclasses.replace(self, **{name: getattr(defaults, name) for name in LOOP_FIELDS})
 
+    @property
+    def minibatch_size(self) -> int:
+        """The batch size in use: the configured one, or the backbone's default (awac 1024, else 256)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return 1024 if self.algo == "awac" else 256
+
+    @property
+    def warmup_steps(self) -> int:
+        """Uniform-random warm-up steps: the configured learning_starts, or 0 for awac and with a
+        dataset (there is data to learn from at once), else 1000."""
+        if self.learning_starts is not None:
+            return self.learning_starts
+        return 0 if self.algo == "awac" or self.dataset is not None else 1_000
+
+    @property
+    def offline_evaluation_interval(self) -> int:
+        """Offline gradient steps between evaluations."""
+        return self.offline_eval_every if self.offline_eval_every is not None else self.eval_every
+
     def resolved_target_entropy(self, action_dim: int) -> float:
         """SAC's target entropy: the configured one or -|A|."""
         return float(-action_dim) if self.target_entropy is None else float(self.target_entropy)
@@ -154,8 +204,10 @@ class Config:
                 f"unknown guidance {self.guidance!r}; expected one of {', '.join(GUIDANCES)}"
             )
         positive = {
-            "steps": self.steps,
-            "batch_size": self.batch_size,
+            "batch_size": self.minibatch_size,
+            "offline_eval_every": self.offline_evaluation_interval,
+            "offline_chunk": self.offline_chunk,
+            "awac_advantage_samples": self.awac_advantage_samples,
             "buffer_size": self.buffer_size,
             "updates_per_step": self.updates_per_step,
             "train_every": self.train_every,
@@ -168,8 +220,36 @@ class Config:
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.learning_starts < 0:
+        for name in ("steps", "offline_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        if self.steps == 0 and self.offline_steps == 0:
+            raise ConfigError("steps must be a positive integer, got 0 (steps 0 trains offline only: "
+                              "give --dataset and --offline-steps N)")
+        if self.offline_steps > 0 and self.dataset is None:
+            raise ConfigError(f"offline_steps {self.offline_steps} needs a dataset to learn from: give --dataset ID")
+        if self.offline_ratio is not None and not 0.0 <= self.offline_ratio <= 1.0:
+            raise ConfigError(f"offline_ratio must be in [0, 1], got {self.offline_ratio!r}")
+        if self.offline_ratio is not None and self.dataset is None:
+            raise ConfigError("offline_ratio is the dataset's share of each minibatch: give --dataset ID")
+        if self.warmup_steps < 0:
             raise ConfigError(f"learning_starts must be >= 0, got {self.learning_starts!r}")
+        if self.algo == "awac" and self.guidance == "residual":
+            raise ConfigError(
+                "guidance residual does not run on awac: AWAC fits log π(a|s) to the executed actions, and "
+                "residual RL executes a_g(s) + Φ·a, not the actor's action; use none, rg, sag, pig or pag")
+        if not self.awac_lambda > 0:
+            raise ConfigError(f"awac_lambda must be > 0, got {self.awac_lambda!r}")
+        if not self.awac_max_weight > 0:
+            raise ConfigError(f"awac_max_weight must be > 0, got {self.awac_max_weight!r}")
+        if self.awac_weights not in ("softmax", "exp-clip"):
+            raise ConfigError(f"awac_weights must be softmax or exp-clip, got {self.awac_weights!r}")
+        if not self.awac_actor_weight_decay >= 0:
+            raise ConfigError(f"awac_actor_weight_decay must be >= 0, got {self.awac_actor_weight_decay!r}")
+        if not self.awac_log_std_min < self.awac_log_std_max:
+            raise ConfigError(f"awac_log_std_min ({self.awac_log_std_min}) must be below awac_log_std_max "
+                              f"({self.awac_log_std_max})")
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
             raise ConfigError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
         if not 0.0 <= self.gamma <= 1.0:
@@ -191,9 +271,9 @@ class Config:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         # constraints between fields
-        if self.buffer_size < self.batch_size:
+        if self.buffer_size < self.minibatch_size:
             raise ConfigError(
-                f"buffer_size ({self.buffer_size}) is smaller than batch_size ({self.batch_size}): a "
+                f"buffer_size ({self.buffer_size}) is smaller than batch_size ({self.minibatch_size}): a "
                 "minibatch would repeat the few stored transitions; use buffer_size >= batch_size"
             )
 

@@ -46,3 +46,9 @@ class TrainingFailed(GuidedRLError):
     def __init__(self, message: str, source: str, step: int, directory=None, saved: bool = False):
         super().__init__(message)
         self.source, self.step, self.directory, self.saved = source, step, directory, saved
+
+
+class DatasetError(GuidedRLError, ValueError):
+    """An offline dataset that cannot be used: missing, unreadable, empty, misaligned, with
+    non-finite values or spaces that do not match the env. The message names the dataset, the
+    episode and the value seen."""

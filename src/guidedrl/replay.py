@@ -4,6 +4,10 @@ It lives on the host in NumPy arrays allocated once (pages are only touched as
 the buffer fills) and hands the learner a :class:`~guidedrl.types.Batch` of K
 minibatches at a time, drawn with a seeded NumPy generator that is saved with
 the buffer so a resumed run draws the same batches.
+
+An offline dataset lives in the same storage, in rows of its own ahead of the ring
+(:meth:`ReplayBuffer.add_dataset`): online data never evict it, and minibatches are drawn
+uniformly over dataset and online rows together, or with a fixed share from the dataset.
 """
 
 from __future__ import annotations
@@ -42,13 +46,38 @@ class ReplayBuffer:
             layout.append((name, start, start + max(width, 1), width == 0))
             start += max(width, 1)
         self.layout: Tuple[Tuple[str, int, int, bool], ...] = tuple(layout)
-        self.storage = np.zeros((self.capacity, start), np.float32)
-        self.data: Dict[str, np.ndarray] = {
-            name: self.storage[:, lo] if scalar else self.storage[:, lo:hi]
-            for name, lo, hi, scalar in self.layout
-        }
-        self.position = 0  # where the next transition goes
+        self.width = start
+        self.dataset_size = 0  # rows [0, dataset_size) of ``storage`` hold the dataset, never evicted
+        self._allocate(0)
+        self.position = 0  # where the next transition goes (in the ring, after the dataset's rows)
         self.size = 0
+
+    def _allocate(self, dataset_size: int) -> None:
+        self.dataset_size = int(dataset_size)
+        self.storage = np.zeros((self.dataset_size + self.capacity, self.width), np.float32)
+        ring = self.storage[self.dataset_size:]
+        self.data: Dict[str, np.ndarray] = {  # the ring's fields, as views of its columns
+            name: ring[:, lo] if scalar else ring[:, lo:hi] for name, lo, hi, scalar in self.layout
+        }
+
+    @property
+    def dataset(self) -> Dict[str, np.ndarray]:
+        """The dataset's fields (views), empty arrays without one."""
+        rows = self.storage[: self.dataset_size]
+        return {name: rows[:, lo] if scalar else rows[:, lo:hi] for name, lo, hi, scalar in self.layout}
+
+    def add_dataset(self, fields: Dict[str, np.ndarray]) -> None:
+        """Store a dataset's transitions (every field of the buffer, same leading length) in rows
+        of their own that online data never overwrite. Only into an empty buffer."""
+        if self.size or self.dataset_size:
+            raise ValueError("a dataset goes into an empty buffer, once")
+        missing = sorted(set(self.data) - set(fields))
+        if missing:
+            raise ValueError(f"dataset fields missing: {', '.join(missing)}")
+        count = len(fields["reward"])
+        self._allocate(count)
+        for name, array in self.dataset.items():
+            array[...] = np.asarray(fields[name], np.float32).reshape(array.shape)
 
     def __len__(self) -> int:
         return self.size
@@ -67,7 +96,7 @@ class ReplayBuffer:
         next_confidence: float = 0.0,
     ) -> None:
         """Store one transition; missing guide fields are zeros (no guide)."""
-        i = self.position
+        i = self.position  # a row of the ring (``data`` holds the ring's views)
         data = self.data
         data["obs"][i] = obs
         data["action"][i] = action
@@ -85,25 +114,39 @@ class ReplayBuffer:
     def mark(self) -> tuple:
         """What :meth:`undo` needs to take back the next :meth:`add`: the counters and the row
         it will overwrite."""
-        return self.position, self.size, self.storage[self.position].copy()
+        return self.position, self.size, self.storage[self.dataset_size + self.position].copy()
 
     def undo(self, mark: tuple) -> None:
         """Take back the transitions added since :meth:`mark` returned ``mark`` (one add)."""
         position, size, row = mark
-        self.storage[position] = row
+        self.storage[self.dataset_size + position] = row
         self.position, self.size = position, size
 
-    def sample_flat(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> np.ndarray:
+    def sample_flat(self, rng: np.random.Generator, num_batches: int, batch_size: int,
+                    offline_ratio: Optional[float] = None) -> np.ndarray:
         """``num_batches`` minibatches of ``batch_size`` rows drawn uniformly with replacement,
-        as one (num_batches, batch_size, width) array; :func:`unflatten` splits it."""
-        if self.size == 0:
+        as one (num_batches, batch_size, width) array; :func:`unflatten` splits it.
+
+        Rows come from the dataset and the online data together, uniformly; with
+        ``offline_ratio`` and both present, round(ratio·batch_size) of each minibatch come from
+        the dataset and the rest from the online data (RLPD's symmetric sampling at 0.5)."""
+        total = self.dataset_size + self.size  # the ring fills from the dataset's end: contiguous rows
+        if total == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        index = rng.integers(0, self.size, size=(num_batches, batch_size))
+        if offline_ratio is None or not (self.dataset_size and self.size):
+            index = rng.integers(0, total, size=(num_batches, batch_size))
+            return self.storage[index]
+        offline = int(round(offline_ratio * batch_size))
+        index = np.concatenate([
+            rng.integers(0, self.dataset_size, size=(num_batches, offline)),
+            self.dataset_size + rng.integers(0, self.size, size=(num_batches, batch_size - offline)),
+        ], axis=1)
         return self.storage[index]
 
-    def sample(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> Batch:
+    def sample(self, rng: np.random.Generator, num_batches: int, batch_size: int,
+               offline_ratio: Optional[float] = None) -> Batch:
         """Like :meth:`sample_flat`, split into a :class:`Batch` of (num_batches, batch_size, ...) arrays."""
-        return unflatten(self.sample_flat(rng, num_batches, batch_size), self.layout)
+        return unflatten(self.sample_flat(rng, num_batches, batch_size, offline_ratio), self.layout)
 
     def batch_spec(self, num_batches: int, batch_size: int) -> Batch:
         """Shapes and dtypes of what :meth:`sample` returns, without data."""
@@ -125,13 +168,16 @@ class ReplayBuffer:
 
     # -- persistence ---------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """The filled part of the buffer, in storage order, and its counters."""
-        return {
+        """The filled part of the ring, in storage order, its counters, and the dataset's rows."""
+        state = {
             "capacity": self.capacity,
             "position": self.position,
             "size": self.size,
             "data": {name: array[: self.size].copy() for name, array in self.data.items()},
         }
+        if self.dataset_size:
+            state["dataset"] = {name: array.copy() for name, array in self.dataset.items()}
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Inverse of :meth:`state_dict` on a buffer of the same capacity and shapes."""
@@ -139,6 +185,9 @@ class ReplayBuffer:
             raise ValueError(
                 f"replay buffer capacity {state['capacity']} in the checkpoint, {self.capacity} expected"
             )
+        if state.get("dataset"):
+            self.size = self.dataset_size = 0
+            self.add_dataset(state["dataset"])
         size = int(state["size"])
         for name, array in self.data.items():
             stored = np.asarray(state["data"][name], np.float32)

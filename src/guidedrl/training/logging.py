@@ -7,7 +7,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 METRICS = "metrics.csv"
 CONFIG = "config.json"
@@ -35,30 +35,47 @@ def _format(value) -> str:
     return str(value)
 
 
+def row_position(row: Dict[str, object]) -> Tuple[int, int]:
+    """Where a row stands in a run: (offline gradient steps, environment steps) — offline rows
+    have step 0, online rows the whole offline phase behind them (rows of runs without the
+    offline_step column count it as 0)."""
+    offline = row.get("offline_step", "")
+    return int(offline) if offline not in ("", None) else 0, int(row["step"])
+
+
+def tensorboard_step(row: Dict[str, object]) -> int:
+    """TensorBoard's one axis: offline gradient steps, then environment steps after them."""
+    offline, step = row_position(row)
+    return offline + step
+
+
 class MetricsLogger:
     """Appends evaluation rows to metrics.csv and TensorBoard.
 
-    On resume, rows after ``resume_step`` (written after the checkpoint that is
-    being resumed) are dropped and TensorBoard purges events past that step.
+    On resume at ``resume_at`` = (offline step, step), rows written after the checkpoint being
+    resumed are dropped (with ``redo``, the row at that very position too: its evaluation is
+    run again) and TensorBoard purges events past that point.
     """
 
-    def __init__(self, directory: Path, columns: Sequence[str], resume_step: Optional[int] = None):
+    def __init__(self, directory: Path, columns: Sequence[str], resume_at: Optional[Tuple[int, int]] = None,
+                 redo: bool = False):
         from tensorboardX import SummaryWriter  # heavy import kept out of library import time
 
         self.directory = Path(directory)
         self.columns = list(columns)
         path = self.directory / METRICS
-        if resume_step is not None and path.exists():
-            kept = [row for row in read_metrics(self.directory) if int(row["step"]) <= resume_step]
+        if resume_at is not None and path.exists():
+            kept = [row for row in read_metrics(self.directory)
+                    if row_position(row) < resume_at or (row_position(row) == resume_at and not redo)]
             with path.open("w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=self.columns)
                 writer.writeheader()
                 writer.writerows({c: row.get(c, "") for c in self.columns} for row in kept)
-        elif not path.exists() or resume_step is None:
+        elif not path.exists() or resume_at is None:
             with path.open("w", newline="") as handle:
                 csv.writer(handle).writerow(self.columns)
         self._csv = path.open("a", newline="")
-        purge = None if resume_step is None else resume_step + 1
+        purge = None if resume_at is None else sum(resume_at) + (0 if redo else 1)
         self._tb = SummaryWriter(str(self.directory / TENSORBOARD), purge_step=purge)
 
     def log(self, row: Dict[str, object]) -> None:
@@ -75,9 +92,9 @@ class MetricsLogger:
             if error.filename is None:
                 error.filename = str(self.directory / METRICS)
             raise
-        step = int(row["step"])
+        step = tensorboard_step(row)
         for name, value in row.items():
-            if (name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool)
+            if (name not in ("step", "offline_step") and isinstance(value, (int, float)) and not isinstance(value, bool)
                     and math.isfinite(value)):
                 self._tb.add_scalar(name, value, step)
         self._tb.flush()

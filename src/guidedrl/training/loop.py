@@ -3,8 +3,13 @@
 :func:`train` reads top to bottom as its phases:
 
 * **set up** (:func:`setup`): the config (or the checkpoint being resumed), the envs, the
-  guide, the run directory's lock, the agent state (fresh or restored), the current episode
-  and the run's files;
+  guide, the run directory's lock, the agent state (fresh or restored), the dataset (read,
+  checked and given the guide's fields, :func:`load_dataset`), the current episode and the
+  run's files;
+* **the offline phase** (:func:`offline_phase`), with a ``dataset`` and ``offline_steps``:
+  gradient steps on the dataset alone, ``offline_chunk`` at a time in one jitted ``lax.scan``
+  that samples its minibatches itself (:func:`offline_update`), evaluated every
+  ``offline_eval_every`` gradient steps and checkpointed like the online phase;
 * **one training step** (:func:`training_step`): the behaviour action, one environment step
   with the guide asked about the new state (:func:`step_env`, the one place user code runs),
   the transition stored, and every ``train_every`` steps ``train_every * updates_per_step``
@@ -63,6 +68,8 @@ from guidedrl.types import GuideFields
 
 BASE_COLUMNS = (
     "step",
+    "phase",
+    "offline_step",
     "eval_return",
     "eval_return_std",
     "eval_return_guide_free",
@@ -141,6 +148,34 @@ def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_ke
     return kept, metrics, action, from_guide, finite
 
 
+@partial(jax.jit, static_argnames=("config", "layout", "packing", "num_steps"), donate_argnames="flat_state")
+def offline_update(config, layout, packing, flat_state, dataset_rows, key, start, num_steps):
+    """``num_steps`` gradient steps on minibatches drawn inside the call from ``dataset_rows``
+    (the dataset's rows of the replay storage, on the device), the first being offline step
+    ``start``: its key is ``key`` folded with ``start``. The state comes and goes packed.
+
+    Returns ``(flat_state, metrics, finite)`` like :func:`learn_and_behave`: when the steps
+    produced a non-finite value, ``finite`` is False and ``flat_state`` is the state before them."""
+    batch_size = config.minibatch_size
+    count = dataset_rows.shape[0]
+
+    def step(state, step_key):
+        sample_key, update_key = jax.random.split(step_key)
+        index = jax.random.randint(sample_key, (batch_size,), 0, count)
+        return agent.update(config, state, unflatten(dataset_rows[index], layout), update_key, 0)
+
+    keys = jax.random.split(jax.random.fold_in(key, start), num_steps)
+    new_state, metrics = jax.lax.scan(step, packing.unpack(flat_state), keys)
+    new_flat = packing.pack(new_state)
+    finite = all_finite(new_flat)
+    kept = tuple(jnp.where(finite, new, old) for new, old in zip(new_flat, flat_state))
+    return kept, jax.tree_util.tree_map(jnp.nanmean, metrics), finite
+
+
+OFFLINE_KEY = 0x0FF1
+"""The offline phase's key is the run's root key folded with this (independent of the others)."""
+
+
 # -- the loop's records ------------------------------------------------------------------------
 
 
@@ -149,6 +184,7 @@ class Progress:
     """The loop's counters: everything besides agent, buffer and RNG that a resume needs."""
 
     step: int = 0
+    offline_step: int = 0  # gradient steps of the offline phase done
     episode: int = 0
     episode_return: float = 0.0
     episode_length: int = 0
@@ -157,6 +193,7 @@ class Progress:
     wall_time: float = 0.0
     # since the last evaluation
     interval_start_step: int = 0
+    interval_start_offline_step: int = 0
     interval_guide_steps: int = 0
     interval_returns: List[float] = dataclasses.field(default_factory=list)
     interval_metrics: List[Dict[str, float]] = dataclasses.field(default_factory=list)
@@ -218,10 +255,17 @@ class Loop:
     clock_start: float = 0.0
     interval_clock: float = 0.0
     on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None
+    offline_key: Any = None
 
     @property
     def action_dim(self) -> int:
         return self.run.action_dim
+
+    @property
+    def offline(self) -> bool:
+        """Whether the run is (still) in its offline phase: its gradient steps are not all done,
+        or no environment step has been taken after them (the offline-end row is offline)."""
+        return self.config.offline_steps > 0 and self.progress.step == 0
 
 
 class StepFailed(Exception):
@@ -268,8 +312,10 @@ def train(
                                 ret=loop.progress.last_return, sps=0.0) if bar else None
             if loop.progress.evaluation_pending:  # the step-0 row, or one a failure cut short
                 guarded(loop, evaluate_and_log)
-                if loop.progress.step > 0:
+                if loop.progress.step > 0 or loop.progress.offline_step > 0:
                     checkpoint_if_due(loop)
+            if loop.progress.offline_step < config.offline_steps:
+                offline_phase(loop, stop, bar)
             while loop.progress.step < config.steps:
                 if stop.raised:
                     interrupt(loop)
@@ -285,6 +331,60 @@ def train(
         close(loop)
     loop.run.history = loop.rows
     return loop.run
+
+
+# -- the offline phase -----------------------------------------------------------------------
+
+
+def offline_phase(loop: Loop, stop: "_StopFlag", bar: Any) -> None:
+    """Gradient steps on the dataset alone up to ``offline_steps``, in chunks that end on every
+    evaluation and checkpoint boundary (so a resumed run draws the same chunks), each followed
+    by the evaluation and checkpoint due there; the last one is always evaluated and saved."""
+    config, progress = loop.config, loop.progress
+    task = bar.add_task("offline", total=config.offline_steps, completed=progress.offline_step,
+                        ret=math.nan, sps=0.0) if bar is not None else None
+    rows = jax.device_put(loop.buffer.storage[: loop.buffer.dataset_size])
+    while progress.offline_step < config.offline_steps:
+        if stop.raised:
+            interrupt(loop)
+        guarded(loop, lambda loop: offline_chunk(loop, rows))
+        done = progress.offline_step
+        if done % config.offline_evaluation_interval == 0 or done == config.offline_steps:
+            progress.evaluation_pending = True
+            guarded(loop, evaluate_and_log)
+        if done % config.checkpoint_every == 0 or done == config.offline_steps:
+            save_checkpoint(loop)
+        if bar is not None:
+            last = loop.rows[-1]["eval_return"] if loop.rows else math.nan
+            bar.update(task, completed=done, ret=last, sps=_rate(loop))
+
+
+def next_offline_boundary(config: Config, done: int) -> int:
+    """Where the chunk starting at offline step ``done`` ends: the next multiple of the chunk
+    length, the evaluation interval or the checkpoint interval, or the phase's end."""
+    def following(every: int) -> int:
+        return (done // every + 1) * every
+
+    return min(following(config.offline_chunk), following(config.offline_evaluation_interval),
+               following(config.checkpoint_every), config.offline_steps)
+
+
+def offline_chunk(loop: Loop, rows: jax.Array) -> None:
+    """One jitted call of offline gradient steps; on a non-finite result the state is as before."""
+    config, progress = loop.config, loop.progress
+    start = progress.offline_step
+    count = next_offline_boundary(config, start) - start
+    try:
+        loop.flat_state, metrics, finite = offline_update(
+            config.agent, loop.buffer.layout, loop.packing, loop.flat_state, rows, loop.offline_key,
+            start, count)
+        loop.run.set_packed(loop.packing, loop.flat_state)
+        if not bool(finite):
+            raise NonFinite("a non-finite value in the agent's parameters after the offline gradient steps")
+    except Exception as error:
+        raise StepFailed("the update", error, "offline") from error
+    progress.offline_step += count
+    loop.pending_metrics.append(metrics)
 
 
 # -- set up ----------------------------------------------------------------------------------
@@ -317,6 +417,8 @@ def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: 
         if out is not None:
             check_out_dir(out, resuming=resume_meta is not None)  # a run may have ended there meanwhile
         loop = restore_or_init(config, strategy, guide, train_env, eval_envs, resume_meta, out, lock)
+        if config.dataset is not None and resume_meta is None:  # a resumed buffer holds it already
+            load_dataset(loop)
         loop.on_evaluation = on_evaluation
         start_episode(loop)
         open_files(loop, resuming=resume_meta is not None)
@@ -383,6 +485,7 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
     action_dim = int(np.prod(train_env.action_space.shape))
     root_key = jax.random.key(config.seed, impl=PRNG_IMPL)
     init_key, act_key, learn_key = jax.random.split(root_key, 3)
+    offline_key = jax.random.fold_in(root_key, OFFLINE_KEY)
     buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim)
     rng = np.random.default_rng(config.seed)
     progress = Progress()
@@ -395,7 +498,7 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
     packing = Packing(state)
     loop = Loop(config, strategy, guide, train_env, eval_envs, buffer, rng, progress, run, out, lock,
                 act_key, learn_key, saved_step=None if resume_meta is None else int(resume_meta["step"]),
-                packing=packing, flat_state=pack(packing, state))
+                packing=packing, flat_state=pack(packing, state), offline_key=offline_key)
     run.set_packed(packing, loop.flat_state)
     return loop
 
@@ -420,6 +523,33 @@ def _restore(config: Config, meta: dict, obs_dim: int, action_dim: int, buffer: 
             f"corrupt checkpoint {meta['directory']!r}: {type(error).__name__}: {error}"
         ) from None
     return jax.tree_util.tree_map(jnp.asarray, state), progress
+
+
+def load_dataset(loop: Loop) -> None:
+    """Read and check ``config.dataset`` against the env, ask the guide about every state in it
+    (what a file says the guide said is never trusted) and store it beside the replay buffer."""
+    from guidedrl.offline.datasets import load_transitions  # Minari is imported only for a dataset
+
+    transitions = load_transitions(loop.config.dataset, loop.train_env)
+    fields = {
+        "obs": transitions.obs, "action": transitions.action, "reward": transitions.reward,
+        "next_obs": transitions.next_obs, "terminated": transitions.terminated,
+        "truncated": transitions.truncated,
+    }
+    count = len(transitions.reward)
+    for prefix, states in (("", transitions.obs), ("next_", transitions.next_obs)):
+        actions = np.zeros((count, loop.action_dim), np.float32)
+        confidences = np.zeros(count, np.float32)
+        if loop.guide is not None:
+            for row, state in enumerate(states):
+                try:
+                    actions[row], confidences[row] = guide_fields(loop.guide, state, loop.action_dim)
+                except Exception as error:
+                    raise GuideError(
+                        f"the guide {loop.guide.name!r} failed on {prefix or ''}observation {row} of dataset "
+                        f"{loop.config.dataset!r}: {_describe(error)}") from error
+        fields[prefix + "guide_action"], fields[prefix + "confidence"] = actions, confidences
+    loop.buffer.add_dataset(fields)
 
 
 def start_episode(loop: Loop) -> None:
@@ -458,8 +588,9 @@ def open_files(loop: Loop, resuming: bool) -> None:
     with _writing(loop, loop.out):
         write_config(loop.out, {**config.to_dict(), "obs_dim": loop.run.obs_dim,
                                 "action_dim": loop.action_dim, "guide": getattr(loop.guide, "name", None)})
-        kept = loop.progress.step - (1 if loop.progress.evaluation_pending else 0)  # a pending row is redone
-        loop.logger = MetricsLogger(loop.out, columns, resume_step=kept if resuming else None)
+        at = (loop.progress.offline_step, loop.progress.step)
+        loop.logger = MetricsLogger(loop.out, columns, resume_at=at if resuming else None,
+                                    redo=loop.progress.evaluation_pending)  # a pending row is redone
 
 
 def check_out_dir(out: Path, resuming: bool) -> None:
@@ -518,7 +649,7 @@ def behaviour(loop: Loop, step: int) -> Tuple[np.ndarray, Any]:
     if progress.next_action is not None:
         return np.asarray(progress.next_action, np.float32), progress.next_from_guide
     action, from_guide = behave(config.agent, loop.packing, loop.flat_state, loop.obs, loop.guide_action,
-                                loop.confidence, loop.act_key, step, step < config.learning_starts)
+                                loop.confidence, loop.act_key, step, step < config.warmup_steps)
     action = np.asarray(action)
     if not np.all(np.isfinite(action)):
         raise StepFailed("the agent", NonFinite(f"non-finite action {action.tolist()}"), "acting")
@@ -562,15 +693,16 @@ def learn(loop: Loop, step: int, outcome: Outcome) -> Optional[tuple]:
     minibatches and the action at the next state. Returns (metrics, action, from_guide), or
     None when no update is due; on a non-finite update the state and sampler are as before."""
     config = loop.config
-    if step < config.learning_starts or step % config.train_every != 0:
+    if step < config.warmup_steps or step % config.train_every != 0:
         return None
     sampler = loop.rng.bit_generator.state
-    flat = loop.buffer.sample_flat(loop.rng, config.gradient_steps_per_call, config.batch_size)
+    flat = loop.buffer.sample_flat(loop.rng, config.gradient_steps_per_call, config.minibatch_size,
+                                   config.offline_ratio)
     try:
         loop.flat_state, metrics, action, from_guide, finite = learn_and_behave(
             config.agent, loop.buffer.layout, loop.packing, loop.flat_state, flat, loop.learn_key, step,
             loop.act_key, outcome.obs, outcome.guide_action, np.float32(outcome.confidence),
-            step < config.learning_starts,
+            step < config.warmup_steps,
         )
         loop.run.set_packed(loop.packing, loop.flat_state)
         if not bool(finite):
@@ -620,10 +752,14 @@ def evaluate_and_log(loop: Loop) -> None:
         env_name = env_id_of(loop.eval_envs[0]) if loop.eval_envs else config.env
         raise StepFailed(f"the evaluation env {env_name!r}", error, "evaluation") from error
     now = time.perf_counter()
-    steps_done = progress.step - progress.interval_start_step
+    env_steps_done = progress.step - progress.interval_start_step
+    # the rate of what the interval did: gradient steps offline, environment steps online
+    steps_done = (progress.offline_step - progress.interval_start_offline_step) if loop.offline else env_steps_done
     elapsed = now - loop.interval_clock
     row: Dict[str, Any] = {
         "step": progress.step,
+        "phase": "offline" if loop.offline else "online",
+        "offline_step": progress.offline_step,
         "eval_return": deployed["mean_return"],
         "eval_return_std": deployed["std_return"],
         "eval_return_guide_free": free,
@@ -631,7 +767,7 @@ def evaluate_and_log(loop: Loop) -> None:
         "train_episodes": progress.train_episodes,
         "train_return": float(np.mean(progress.interval_returns)) if progress.interval_returns else math.nan,
         "train_catastrophes": progress.train_catastrophes,
-        "guide_usage": progress.interval_guide_steps / steps_done if steps_done else 0.0,
+        "guide_usage": progress.interval_guide_steps / env_steps_done if env_steps_done else 0.0,
         "gradient_steps": int(loop.run.state.gradient_steps),
         "steps_per_second": steps_done / elapsed if elapsed > 0 and steps_done else math.nan,
         "wall_time": progress.wall_time + (now - loop.clock_start),
@@ -645,6 +781,7 @@ def evaluate_and_log(loop: Loop) -> None:
     if loop.on_evaluation is not None:
         loop.on_evaluation(dict(row), loop.run)
     progress.interval_start_step = progress.step
+    progress.interval_start_offline_step = progress.offline_step
     progress.interval_guide_steps = 0
     progress.interval_returns = []
     progress.interval_metrics = []
@@ -731,8 +868,13 @@ def guarded(loop: Loop, phase: Callable[[Loop], None]) -> None:
     except StepFailed as failure:
         saved, note = _save_after_failure(loop)
         step = loop.progress.step
-        when = (f"while evaluating at step {step}" if failure.during == "evaluation"
-                else f"at step {step + 1}" + (" (reset)" if failure.during == "reset" else ""))
+        offline = loop.progress.offline_step
+        if failure.during == "offline":
+            when = f"in the offline gradient steps after step {offline}"
+        elif failure.during == "evaluation":
+            when = (f"while evaluating at offline step {offline}" if loop.offline else f"while evaluating at step {step}")
+        else:
+            when = f"at step {step + 1}" + (" (reset)" if failure.during == "reset" else "")
         message = f"{failure.source} failed {when}: {_describe(failure.cause)}; {note}"
         raise TrainingFailed(message, failure.source, step, loop.out, saved) from failure.cause
 
@@ -744,7 +886,8 @@ def _save_after_failure(loop: Loop) -> Tuple[bool, str]:
         save_checkpoint(loop)
     except Exception as error:  # a full disk, or a state the failing update left unusable
         return False, f"the run could not be saved ({_describe(error)})"
-    return True, f"the run is saved at step {loop.progress.step}; once fixed, resume with: {resume_command(loop)}"
+    where = (f"offline step {loop.progress.offline_step}" if loop.offline else f"step {loop.progress.step}")
+    return True, f"the run is saved at {where}; once fixed, resume with: {resume_command(loop)}"
 
 
 def resume_command(loop: Loop) -> str:

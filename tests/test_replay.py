@@ -74,3 +74,54 @@ def test_state_dict_round_trip():
 def test_empty_buffer_refuses_to_sample():
     with pytest.raises(ValueError, match="empty"):
         ReplayBuffer(4, 1, 1).sample(np.random.default_rng(0), 1, 2)
+
+
+def _dataset(n, offset=1000.0):
+    """n dataset rows whose reward is offset + row (online rows have rewards below offset)."""
+    fields = {name: np.zeros((n, width)) for name, width in
+              (("obs", 2), ("action", 1), ("next_obs", 2), ("guide_action", 1), ("next_guide_action", 1))}
+    fields.update({name: np.zeros(n) for name in ("terminated", "truncated", "confidence", "next_confidence")})
+    fields["reward"] = offset + np.arange(n)
+    return fields
+
+
+def test_a_dataset_is_never_evicted_and_online_rows_wrap_after_it():
+    buffer = ReplayBuffer(5, obs_dim=2, action_dim=1)
+    buffer.add_dataset(_dataset(3))
+    fill(buffer, 12)  # wraps the 5-row ring twice
+    np.testing.assert_array_equal(buffer.dataset["reward"], [1000, 1001, 1002])
+    assert len(buffer) == 5 and buffer.dataset_size == 3
+    np.testing.assert_array_equal(np.sort(buffer.data["reward"]), [7, 8, 9, 10, 11])
+    np.testing.assert_allclose(buffer.recent_actions(2)[:, 0], [0.10, 0.11])
+    with pytest.raises(ValueError, match="empty buffer, once"):
+        buffer.add_dataset(_dataset(2))
+
+
+def test_sampling_is_uniform_over_the_union_or_a_fixed_offline_share():
+    buffer = ReplayBuffer(100, obs_dim=2, action_dim=1)
+    buffer.add_dataset(_dataset(300))
+    # before any online data, every row comes from the dataset, with or without a ratio
+    for ratio in (None, 0.5):
+        rows = buffer.sample(np.random.default_rng(0), 2, 64, ratio).reward
+        assert np.all(np.asarray(rows) >= 1000)
+    fill(buffer, 100)
+    uniform = np.asarray(buffer.sample(np.random.default_rng(1), 50, 100).reward)
+    share = np.mean(uniform >= 1000)
+    assert abs(share - 0.75) < 0.03  # 300 of 400 rows
+    fixed = np.asarray(buffer.sample(np.random.default_rng(1), 50, 100, 0.3).reward)
+    assert np.all(np.sum(fixed >= 1000, axis=1) == 30)  # exactly 30 of every 100
+    # every online row and every dataset row can be drawn
+    assert set(np.unique(fixed[fixed < 1000])) == set(range(100))
+
+
+def test_a_dataset_round_trips_through_the_state_dict():
+    buffer = ReplayBuffer(5, obs_dim=2, action_dim=1)
+    buffer.add_dataset(_dataset(4))
+    fill(buffer, 7)
+    mark = buffer.mark()
+    fill(buffer, 1, start=50)
+    buffer.undo(mark)  # the undo restores the ring's row, not a dataset row
+    restored = ReplayBuffer(5, obs_dim=2, action_dim=1)
+    restored.load_state_dict(buffer.state_dict())
+    np.testing.assert_array_equal(restored.storage, buffer.storage)
+    assert (restored.position, restored.size, restored.dataset_size) == (buffer.position, 5, 4)

@@ -1,4 +1,4 @@
-"""The ``guidedrl`` command: ``train``, ``eval``, ``envs`` and ``bench``. Options and ``--help`` come from typed dataclasses."""
+"""The ``guidedrl`` command: ``train``, ``eval``, ``envs``, ``bench`` and ``dataset``. Options and ``--help`` come from typed dataclasses."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import tyro
+from typing_extensions import Annotated
 
 from guidedrl.config import Config
 
@@ -71,6 +72,149 @@ class BenchArgs:
     """Only rebuild summary.csv, report.md and figures of this directory from its results.csv (in a bench output directory, first collect every finished run into results.csv, e.g. while the grid still runs)."""
     progress: bool = True
     """Show a progress bar."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetCollectArgs:
+    """Roll out a policy on an env and write its episodes as a Minari dataset in the local store (MINARI_DATASETS_PATH, else ~/.minari/datasets)."""
+
+    env: str
+    """Gymnasium environment id: a built-in task (guidedrl envs) or any registered id with a Box action space."""
+    policy: str
+    """Who acts: guide (the env's default guide, or the one --guide names: its action everywhere), random (uniform), a RUN_DIR or checkpoint path (its deterministic deployed policy), or module:attr (a callable obs -> action in the env's units, or a factory of one; importing runs its code)."""
+    episodes: int
+    """Number of episodes to collect."""
+    id: str
+    """Dataset id, NAMESPACE/NAME-vN (e.g. guidedrl/pendulum-lqr-v0); refused if the store already holds it."""
+    noise: float = 0.0
+    """Standard deviation of Gaussian noise added to each action in the normalised [-1, 1] space, then clipped."""
+    epsilon: float = 0.0
+    """Probability of replacing an action by a uniform random one."""
+    seed: int = 0
+    """Seed: episode k resets with a seed derived from (seed, k), noise draws from a generator seeded by it; same seed, same dataset."""
+    guide: str = "default"
+    """With --policy guide: which guide (default: the built-in task's own; a built-in NAME, module:attr, a checkpoint PATH or a policy file)."""
+    max_episode_steps: Optional[int] = None
+    """Truncate episodes after this many steps (default: the env's own time limit)."""
+    author: Optional[str] = None
+    """Author recorded in the dataset's metadata (Minari's author field)."""
+    author_email: Optional[str] = None
+    """Contact recorded in the dataset's metadata (Minari's author_email field)."""
+    code_permalink: Optional[str] = None
+    """Link to the code that made the dataset (Minari's code_permalink field)."""
+    trust_code: bool = False
+    """With a RUN_DIR policy: import the code its files name (a module:attr guide, a module:EnvName env); only for runs you trust."""
+    progress: bool = True
+    """Show a progress bar over episodes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetFromRunArgs:
+    """Export a training run's replay buffer (its checkpoint) as a Minari dataset in the local store, in time order, split into episodes."""
+
+    run_dir: tyro.conf.Positional[str]
+    """Run directory (or training checkpoint directory) whose replay buffer to export."""
+    id: str
+    """Dataset id, NAMESPACE/NAME-vN; refused if the store already holds it."""
+    author: Optional[str] = None
+    """Author recorded in the dataset's metadata (Minari's author field)."""
+    author_email: Optional[str] = None
+    """Contact recorded in the dataset's metadata (Minari's author_email field)."""
+    code_permalink: Optional[str] = None
+    """Link to the code that made the dataset (Minari's code_permalink field)."""
+    trust_code: bool = False
+    """Make the env the run names even when that imports a module (module:EnvName); only for runs you trust."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetListArgs:
+    """List the Minari datasets in the local store: id, episodes, steps."""
+
+    json: bool = False
+    """Print the list as JSON."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfoArgs:
+    """Describe a Minari dataset: episodes, steps, mean return, spaces and provenance (the command that made it)."""
+
+    dataset: tyro.conf.Positional[str]
+    """Dataset id in the local store, or the path of a dataset directory."""
+    json: bool = False
+    """Print the description as JSON."""
+
+
+DatasetArgs = Union[
+    Annotated[DatasetCollectArgs, tyro.conf.subcommand("collect")],
+    Annotated[DatasetFromRunArgs, tyro.conf.subcommand("from-run")],
+    Annotated[DatasetListArgs, tyro.conf.subcommand("list")],
+    Annotated[DatasetInfoArgs, tyro.conf.subcommand("info")],
+]
+"""``guidedrl dataset collect|from-run|list|info``."""
+
+
+def _dataset(args: object, command: str) -> int:
+    from rich.console import Console
+
+    from guidedrl.offline import collect, dataset_info, from_run, list_datasets
+    from guidedrl.offline.datasets import store_path
+
+    console = Console()
+    if isinstance(args, DatasetCollectArgs):
+        path = collect(args.env, args.policy, args.episodes, args.id, noise=args.noise, epsilon=args.epsilon,
+                       seed=args.seed, command=command, guide=args.guide, max_episode_steps=args.max_episode_steps,
+                       author=args.author, author_email=args.author_email, code_permalink=args.code_permalink,
+                       trust_code=args.trust_code, progress=args.progress)
+        info = dataset_info(args.id)
+        console.print(f"wrote dataset [bold]{args.id}[/]: {info['episodes']} episodes, {info['steps']} steps, "
+                      f"mean return {info['mean_return']:.2f} ± {info['std_return']:.2f}, at {path}", soft_wrap=True)
+        return 0
+    if isinstance(args, DatasetFromRunArgs):
+        path = from_run(args.run_dir, args.id, command=command, author=args.author, author_email=args.author_email,
+                        code_permalink=args.code_permalink, trust_code=args.trust_code)
+        info = dataset_info(args.id)
+        console.print(f"wrote dataset [bold]{args.id}[/]: {info['episodes']} episodes, {info['steps']} steps "
+                      f"from the replay buffer of {args.run_dir}, at {path}", soft_wrap=True)
+        return 0
+    if isinstance(args, DatasetListArgs):
+        rows = list_datasets()
+        if args.json:
+            print(json.dumps({"store": str(store_path()), "datasets": [
+                {"id": dataset_id, "episodes": episodes, "steps": steps} for dataset_id, episodes, steps in rows]}))
+            return 0
+        from rich.table import Table
+
+        table = Table(title=f"Minari datasets in {store_path()}")
+        for column in ("id", "episodes", "steps"):
+            table.add_column(column, justify="left" if column == "id" else "right")
+        for dataset_id, episodes, steps in rows:
+            table.add_row(dataset_id, str(episodes), str(steps))
+        console.print(table if rows else f"no datasets in {store_path()} (make one with guidedrl dataset collect)")
+        return 0
+    assert isinstance(args, DatasetInfoArgs)
+    info = dataset_info(args.dataset)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"dataset {info['id']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    mean = "—" if info["mean_return"] is None else f"{info['mean_return']:.2f} ± {info['std_return']:.2f}"
+    for field, value in (
+        ("path", info["path"]), ("episodes", info["episodes"]), ("steps", info["steps"]),
+        ("episode return", mean), ("env", info["env_id"]), ("max episode steps", info["max_episode_steps"]),
+        ("observation space", info["observation_space"]), ("action space", info["action_space"]),
+        ("algorithm", info["algorithm_name"]), ("guide alone (stored return)", info["guide_return"]),
+        ("author", ", ".join(info["author"] or []) or None), ("code", info["code_permalink"]),
+        ("made by", info["command"]), ("description", info["description"]),
+        ("minari version", info["minari_version"]),
+    ):
+        if value is not None:
+            table.add_row(field, str(value))
+    console.print(table)
+    return 0
 
 
 def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
@@ -207,7 +351,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = None
     try:
         args = tyro.extras.subcommand_cli_from_dict(
-            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "bench": BenchArgs},
+            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "bench": BenchArgs, "dataset": DatasetArgs},
             args=argv,
             prog="guidedrl",
             description="Reinforcement learning with local guides.",
@@ -219,6 +363,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(args, BenchArgs):
             words = list(argv) if argv is not None else sys.argv[1:]
             return _bench(args, command="guidedrl " + shlex.join(words))
+        if isinstance(args, (DatasetCollectArgs, DatasetFromRunArgs, DatasetListArgs, DatasetInfoArgs)):
+            words = list(argv) if argv is not None else sys.argv[1:]
+            return _dataset(args, command="guidedrl " + shlex.join(words))
         return _eval(args)
     except SystemExit as exit:  # tyro's own parse errors (they name the value) and --help
         return exit.code if isinstance(exit.code, int) else 2

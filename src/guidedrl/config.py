@@ -220,13 +220,12 @@ class Config:
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("steps", "offline_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
-        if self.steps == 0 and self.offline_steps == 0:
-            raise ConfigError("steps must be a positive integer, got 0 (steps 0 trains offline only: "
-                              "give --dataset and --offline-steps N)")
+        if not isinstance(self.offline_steps, int) or isinstance(self.offline_steps, bool) or self.offline_steps < 0:
+            raise ConfigError(f"offline_steps must be an integer >= 0, got {self.offline_steps!r}")
+        if (not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 0
+                or (self.steps == 0 and self.offline_steps == 0)):
+            zero = " (steps 0 trains offline only: give --dataset and --offline-steps N)" if self.steps == 0 else ""
+            raise ConfigError(f"steps must be a positive integer, got {self.steps!r}{zero}")
         if self.offline_steps > 0 and self.dataset is None:
             raise ConfigError(f"offline_steps {self.offline_steps} needs a dataset to learn from: give --dataset ID")
         if self.offline_ratio is not None and not 0.0 <= self.offline_ratio <= 1.0:

@@ -35,7 +35,7 @@ def test_steps_must_be_positive(steps):
 def test_unknown_option_and_unknown_algo():
     with pytest.raises(ConfigError, match="unknown option.*learning_rate"):
         guidedrl.train("Pendulum-v1", steps=10, learning_rate=1e-3)
-    with pytest.raises(ConfigError, match="unknown algo 'ppo'; expected one of sac, td3"):
+    with pytest.raises(ConfigError, match="unknown algo 'ppo'; expected one of sac, td3, awac"):
         guidedrl.train("Pendulum-v1", algo="ppo", steps=10)
 
 

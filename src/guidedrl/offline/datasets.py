@@ -1,0 +1,458 @@
+"""Offline datasets in Minari's format (0.5.x): reading one into transitions in the agent's spaces.
+
+A dataset is named by its Minari id (``NAMESPACE/NAME-vN``) in the local store
+(``MINARI_DATASETS_PATH``, else Minari's default ``~/.minari/datasets``) or by the path of its
+directory. Nothing is downloaded unless asked (``download=True``).
+
+Transitions are built per episode as Minari defines one: T actions, rewards, terminations and
+truncations, and T+1 observations (the last is the state after the last step), so
+``s = obs[:-1]``, ``s' = obs[1:]``; ``terminated`` stops bootstrapping, a truncation does not
+(ALGORITHMS.md, "AWAC"). Every episode is checked against the env before anything is returned:
+a dataset that cannot be used raises :class:`~guidedrl.errors.DatasetError` naming the dataset,
+the episode and the value.
+
+Minari is imported lazily, inside the functions that read or write a dataset. Nothing here
+imports ``guidedrl.training`` (the training loop imports this module).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import gymnasium as gym
+import numpy as np
+
+from guidedrl.envs import action_bounds
+from guidedrl.errors import DatasetError
+
+ACTION_TOLERANCE = 1e-6
+"""How far (relative to max(1, |bound|)) a dataset's action may lie outside the env's bounds."""
+COMMAND_KEY = "guidedrl_command"
+"""Dataset metadata key of the command that made a dataset guidedrl wrote (Minari keeps extra keys)."""
+VERSION_KEY = "guidedrl_version"
+"""Dataset metadata key of the guidedrl version that wrote a dataset."""
+GUIDE_RETURN_KEY = "guidedrl_guide_return"
+"""Dataset metadata key of the built-in guide's own stored mean return, when a dataset is its rollouts."""
+COLLECT_HINT = "guidedrl dataset collect --env ENV --policy guide|random|RUN_DIR|module:attr --episodes K --id {id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Transitions:
+    """Transitions in the agent's spaces: observations flattened to float32 vectors, actions
+    normalised to [-1, 1] with the env's bounds (as guidedrl.envs.make_env's RescaleAction does)."""
+
+    obs: np.ndarray
+    """(N, obs_dim) float32: the state s of each transition."""
+    action: np.ndarray
+    """(N, action_dim) float32 in [-1, 1]: the action taken in s, normalised with the env's bounds."""
+    reward: np.ndarray
+    """(N,) float32."""
+    next_obs: np.ndarray
+    """(N, obs_dim) float32: the state s' after the action."""
+    terminated: np.ndarray
+    """(N,) float32 0/1: s' is terminal (bootstrap mask = 1 - terminated)."""
+    truncated: np.ndarray
+    """(N,) float32 0/1: the last step of an episode that did not terminate (bookkeeping only)."""
+    episodes: int
+    """Number of episodes the transitions came from."""
+    name: str
+    """The dataset id or path as given."""
+
+    def __len__(self) -> int:
+        return int(self.reward.shape[0])
+
+
+def import_minari():
+    """The ``minari`` module, or a :class:`DatasetError` saying how to install it."""
+    try:
+        import minari
+    except ImportError as error:
+        raise DatasetError(
+            f"offline datasets need Minari, which cannot be imported ({error}): pip install 'minari[hdf5]>=0.5,<0.6' "
+            "(guidedrl's own dependencies include it)"
+        ) from None
+    return minari
+
+
+def store_path() -> Path:
+    """The local Minari store: ``MINARI_DATASETS_PATH``, else Minari's default ``~/.minari/datasets``."""
+    import_minari()
+    from minari.storage.datasets_root_dir import get_dataset_path
+
+    return Path(get_dataset_path())
+
+
+def parse_id(dataset_id: str) -> Tuple[Optional[str], str, Optional[int]]:
+    """(namespace, name, version) of a Minari dataset id, or a :class:`DatasetError`.
+
+    Minari 0.5.4's own parser raises a ``TypeError`` on an id without ``-vN`` (it converts the
+    missing version with ``int(None)``); here a missing version is ``None``."""
+    import_minari()
+    from minari.dataset.minari_dataset import DATASET_ID_RE
+
+    match = DATASET_ID_RE.fullmatch(dataset_id) if isinstance(dataset_id, str) else None
+    if match is None:
+        raise DatasetError(
+            f"malformed dataset id {dataset_id!r}: expected NAMESPACE/NAME-vN (letters, digits, '-', '_'; "
+            "the namespace may hold '/'), e.g. guidedrl/pendulum-lqr-v0"
+        )
+    namespace, name, version = match.group("namespace", "dataset", "version")
+    return namespace or None, name, None if version is None else int(version)
+
+
+def local_ids() -> List[str]:
+    """The ids of the datasets in the local store, sorted (a misconfigured one is left out)."""
+    minari = import_minari()
+    with warnings.catch_warnings():  # Minari warns about each misconfigured dataset it skips
+        warnings.simplefilter("ignore")
+        return sorted(minari.list_local_datasets())
+
+
+def locate(spec: str, download: bool = False) -> Path:
+    """The data directory (the one holding ``metadata.json``) of the dataset ``spec``: the path
+    of a dataset directory (or of its ``data/``), else an id in the local store, downloaded first
+    only when ``download``."""
+    minari = import_minari()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        for candidate in (path / "data", path):
+            if (candidate / "metadata.json").is_file():
+                return candidate
+    try:
+        parse_id(spec)
+    except DatasetError:
+        if path.is_dir():
+            raise DatasetError(f"{spec!r} is a directory but not a Minari dataset: no metadata.json in it or in "
+                               f"{str(path / 'data')!r}") from None
+        if path.exists():
+            raise DatasetError(f"{spec!r} is a file; a Minari dataset is a directory (holding data/metadata.json) "
+                               "or an id in the local store") from None
+        raise
+    from minari.storage.datasets_root_dir import get_dataset_path
+
+    data = Path(get_dataset_path(spec)) / "data"
+    if (data / "metadata.json").is_file():
+        return data
+    if download:
+        try:
+            minari.download_dataset(spec)
+        except Exception as error:
+            raise DatasetError(
+                f"cannot download dataset {spec!r}: {type(error).__name__}: {' '.join(str(error).split())}"
+            ) from None
+        if (data / "metadata.json").is_file():
+            return data
+        raise DatasetError(f"downloading dataset {spec!r} left no metadata.json at {str(data)!r}")
+    ids = local_ids()
+    listed = ", ".join(ids) if ids else "none"
+    raise DatasetError(
+        f"no dataset {spec!r} in the local Minari store {str(store_path())!r} (MINARI_DATASETS_PATH); local "
+        f"datasets: {listed}; make one with `{COLLECT_HINT.format(id=spec)}`, give a dataset directory's path, "
+        f"or download a published one with `minari download {spec}`"
+    )
+
+
+def open_dataset(spec: str, download: bool = False):
+    """The ``minari.MinariDataset`` that ``spec`` names (see :func:`locate`)."""
+    minari = import_minari()
+    data = locate(spec, download)
+    try:
+        return minari.MinariDataset(data)
+    except ImportError as error:  # the storage's own package (h5py for HDF5, pyarrow for arrow)
+        raise DatasetError(
+            f"cannot read dataset {spec!r}: {error} (HDF5 datasets need h5py: pip install 'minari[hdf5]')"
+        ) from None
+    except Exception as error:
+        raise DatasetError(
+            f"cannot read dataset {spec!r} at {str(data)!r}: {type(error).__name__}: {' '.join(str(error).split())}"
+        ) from None
+
+
+def load_transitions(spec: str, env: gym.Env, download: bool = False) -> Transitions:
+    """Read the dataset ``spec`` (a Minari id in the local store, or a dataset directory's path)
+    and check it against ``env``: the raw env (``gym.make`` of its id) or one made by
+    :func:`guidedrl.envs.make_env`.
+
+    Actions are normalised with the bounds of ``env.unwrapped.action_space``
+    (:func:`~guidedrl.envs.action_bounds`); a Dict/Tuple observation is flattened with
+    ``gymnasium.spaces.flatten`` over the env's own observation space, as
+    ``gymnasium.wrappers.FlattenObservation`` does. Raises :class:`DatasetError` when the dataset
+    is missing (listing the local ids), empty, has an episode whose observations are not one more
+    than its actions, holds a NaN or an infinity, or has observations, actions or action values
+    that do not fit the env."""
+    dataset = open_dataset(spec, download)
+    if dataset.total_episodes == 0:
+        raise DatasetError(f"dataset {spec!r} is empty: it holds 0 episodes")
+    low, high = (np.asarray(bound, np.float64) for bound in action_bounds(env))
+    obs_space = _observation_space(env)
+    obs_dim = int(gym.spaces.flatdim(env.observation_space))
+    _check_action_space(spec, dataset.action_space, low, high)
+    parts: Dict[str, List[np.ndarray]] = {name: [] for name in
+                                          ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
+    episodes = 0
+    for episode in _episodes(spec, dataset):
+        rows = _episode_transitions(spec, episode, obs_space, obs_dim, low, high)
+        for name, array in rows.items():
+            parts[name].append(array)
+        episodes += 1
+    fields = {name: np.concatenate(arrays) for name, arrays in parts.items()}
+    if len(fields["reward"]) == 0:
+        raise DatasetError(f"dataset {spec!r} is empty: its {episodes} episodes hold 0 steps")
+    return Transitions(**fields, episodes=episodes, name=spec)
+
+
+def list_datasets() -> List[Tuple[str, int, int]]:
+    """(id, episodes, steps) of each dataset in the local store, sorted by id."""
+    minari = import_minari()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = minari.list_local_datasets()
+    return [(dataset_id, int(meta.get("total_episodes", 0)), int(meta.get("total_steps", 0)))
+            for dataset_id, meta in sorted(found.items())]
+
+
+def dataset_info(spec: str) -> Dict[str, Any]:
+    """What a dataset is and where it came from, JSON-ready: id, path, episodes, steps, the mean
+    and standard deviation of the episode returns, its spaces, the env spec it records, Minari's
+    provenance fields (algorithm_name, author, author_email, code_permalink, description) and the
+    command that made it when guidedrl wrote it."""
+    dataset = open_dataset(spec)
+    meta = dataset.storage.metadata
+    returns = np.asarray([float(np.sum(episode.rewards)) for episode in _episodes(spec, dataset)], np.float64)
+    env_spec = dataset.env_spec
+    return {
+        "id": dataset.id,
+        "path": str(Path(dataset.storage.data_path).parent),
+        "episodes": int(dataset.total_episodes),
+        "steps": int(dataset.total_steps),
+        "mean_return": float(returns.mean()) if returns.size else None,
+        "std_return": float(returns.std()) if returns.size else None,
+        "observation_space": _describe_space(dataset.observation_space),
+        "action_space": _describe_space(dataset.action_space),
+        "env_id": env_spec.id if env_spec is not None else None,
+        "max_episode_steps": env_spec.max_episode_steps if env_spec is not None else None,
+        "algorithm_name": meta.get("algorithm_name"),
+        "author": sorted(meta["author"]) if meta.get("author") else None,
+        "author_email": sorted(meta["author_email"]) if meta.get("author_email") else None,
+        "code_permalink": meta.get("code_permalink"),
+        "description": meta.get("description"),
+        "command": meta.get(COMMAND_KEY),
+        "guidedrl_version": meta.get(VERSION_KEY),
+        "guide_return": meta.get(GUIDE_RETURN_KEY),
+        "ref_min_score": meta.get("ref_min_score"),
+        "ref_max_score": meta.get("ref_max_score"),
+        "minari_version": meta.get("minari_version"),
+        "data_format": meta.get("data_format"),
+    }
+
+
+# -- checks and conversion ---------------------------------------------------------------------
+
+
+def _episodes(spec: str, dataset: Any) -> Iterator[Any]:
+    """The dataset's episodes in order; one its storage cannot decode (a corrupt file, an episode
+    the metadata counts but the file lacks) is a :class:`DatasetError` naming it."""
+    iterator = iter(dataset.iterate_episodes())
+    for index in dataset.episode_indices:
+        try:
+            episode = next(iterator)
+        except Exception as error:
+            raise DatasetError(f"dataset {spec!r}, episode {int(index)}: unreadable ({type(error).__name__}: "
+                               f"{' '.join(str(error).split())})") from None
+        yield episode
+
+
+def normalize_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Env-unit actions to [-1, 1] (the inverse of :func:`denormalize_actions`), in float64."""
+    center, half = 0.5 * (high + low), 0.5 * (high - low)
+    return (np.asarray(actions, np.float64) - center) / half
+
+
+def denormalize_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """[-1, 1] actions to env units, ``center + a * half`` in float64 as ``Run.act`` computes it
+    (exact for symmetric bounds, where a float32 action maps to twice itself and back)."""
+    center, half = 0.5 * (high + low), 0.5 * (high - low)
+    return center + np.asarray(actions, np.float64) * half
+
+
+def _observation_space(env: gym.Env) -> gym.Space:
+    """The env's observation space before guidedrl's flattening (what a dataset of this env
+    records), found below a ``FlattenObservation`` wrapper if there is one."""
+    layer = env
+    while isinstance(layer, gym.Wrapper):
+        if isinstance(layer, gym.wrappers.FlattenObservation):
+            return layer.env.observation_space
+        layer = layer.env
+    return env.observation_space
+
+
+def _check_action_space(spec: str, space: gym.Space, low: np.ndarray, high: np.ndarray) -> None:
+    """The dataset's declared action space must be a Box, in the env's units where it has the
+    env's shape (a dataset of normalised actions would pass the bounds check but be wrong)."""
+    if not isinstance(space, gym.spaces.Box):
+        raise DatasetError(
+            f"dataset {spec!r} has action space {space}; guidedrl needs continuous (Box) actions"
+        )
+    if space.shape != low.shape:
+        return  # the episodes' actions are checked one by one, with the episode named
+    declared_low, declared_high = space.low.astype(np.float64), space.high.astype(np.float64)
+    tolerance = _tolerance(low, high)
+    if np.any(np.abs(declared_low - low) > tolerance) or np.any(np.abs(declared_high - high) > tolerance):
+        raise DatasetError(
+            f"dataset {spec!r} declares actions between low {_fmt(declared_low)} and high {_fmt(declared_high)}; "
+            f"the env's are between low {_fmt(low)} and high {_fmt(high)} (a dataset records actions in the env's "
+            "own units)"
+        )
+
+
+def _episode_transitions(spec: str, episode: Any, obs_space: gym.Space, obs_dim: int,
+                         low: np.ndarray, high: np.ndarray) -> Dict[str, np.ndarray]:
+    where = f"dataset {spec!r}, episode {int(episode.id)}"
+    actions = np.asarray(episode.actions)
+    if actions.dtype == object or actions.ndim == 0:
+        raise DatasetError(f"{where}: actions are {type(episode.actions).__name__}, expected an array")
+    steps = int(actions.shape[0])
+    for name in ("rewards", "terminations", "truncations"):
+        length = len(np.asarray(getattr(episode, name)).reshape(-1))
+        if length != steps:
+            raise DatasetError(f"{where}: {length} {name} for {steps} actions; expected one per action")
+    obs = _flatten_rows(obs_space, episode.observations, steps + 1, where, "observations")
+    if obs.shape[1] != obs_dim:
+        raise DatasetError(
+            f"{where}: observations of shape ({obs.shape[1]},) (flattened); the env's have shape ({obs_dim},)"
+        )
+    _check_finite(obs, where, "observation")
+    action_width = int(np.prod(actions.shape[1:], dtype=np.int64))
+    if action_width != low.shape[0]:
+        raise DatasetError(
+            f"{where}: actions of shape {tuple(actions.shape[1:])}; the env's have shape {tuple(low.shape)}"
+        )
+    if actions.dtype.kind not in "biuf":
+        raise DatasetError(f"{where}: actions of dtype {actions.dtype}; expected numbers")
+    actions = actions.reshape(steps, action_width).astype(np.float64)
+    _check_finite(actions, where, "action")
+    tolerance = _tolerance(low, high)
+    outside = np.any((actions < low - tolerance) | (actions > high + tolerance), axis=1)
+    if np.any(outside):
+        step = int(np.argmax(outside))
+        raise DatasetError(
+            f"{where}, step {step}: action {_fmt(actions[step])} is outside the env's bounds "
+            f"(low {_fmt(low)}, high {_fmt(high)})"
+        )
+    rewards = np.asarray(episode.rewards).reshape(-1)
+    if rewards.dtype.kind not in "biuf":
+        raise DatasetError(f"{where}: rewards of dtype {rewards.dtype}; expected numbers")
+    rewards = rewards.astype(np.float32)
+    _check_finite(rewards, where, "reward")
+    terminated = np.asarray(episode.terminations).reshape(-1).astype(bool)
+    if steps and np.any(terminated[:-1]):
+        step = int(np.argmax(terminated[:-1]))
+        raise DatasetError(
+            f"{where}, step {step}: terminated before the episode's last step {steps - 1} (an episode ends "
+            "where it terminates)"
+        )
+    truncated = np.asarray(episode.truncations).reshape(-1).astype(bool)
+    if steps:
+        truncated[-1] |= not terminated[-1]  # an episode cut short, or by a time limit, bootstraps
+    normalized = np.clip(normalize_actions(actions, low, high), -1.0, 1.0)
+    return {
+        "obs": obs[:-1],
+        "action": normalized.astype(np.float32),
+        "reward": rewards,
+        "next_obs": obs[1:],
+        "terminated": terminated.astype(np.float32),
+        "truncated": truncated.astype(np.float32),
+    }
+
+
+def _flatten_rows(space: gym.Space, data: Any, rows: int, where: str, what: str) -> np.ndarray:
+    """(rows, flatdim) float32: each row flattened as ``gymnasium.spaces.flatten(space, row)``
+    (Box leaves reshaped in one go, Dict keys in the space's order, Tuple entries in order)."""
+    if isinstance(space, gym.spaces.Dict):
+        if not isinstance(data, dict):
+            raise DatasetError(f"{where}: {what} are {_kind(data)}; the env's observation space is {space}")
+        missing = [key for key in space.spaces if key not in data]
+        if missing:
+            raise DatasetError(
+                f"{where}: {what} have keys {sorted(data)}; the env's observation space needs {list(space.spaces)}"
+            )
+        parts = [_flatten_rows(sub, data[key], rows, where, f"{what}[{key!r}]") for key, sub in space.spaces.items()]
+        return np.concatenate(parts, axis=1) if parts else np.zeros((rows, 0), np.float32)
+    if isinstance(space, gym.spaces.Tuple):
+        if not isinstance(data, (tuple, list)) or len(data) != len(space.spaces):
+            raise DatasetError(f"{where}: {what} are {_kind(data)}; the env's observation space is {space}")
+        parts = [_flatten_rows(sub, part, rows, where, f"{what}[{i}]")
+                 for i, (sub, part) in enumerate(zip(space.spaces, data))]
+        return np.concatenate(parts, axis=1) if parts else np.zeros((rows, 0), np.float32)
+    if isinstance(data, (dict, tuple)):
+        raise DatasetError(f"{where}: {what} are {_kind(data)}; the env's observation space is {space}")
+    array = np.asarray(data)
+    if array.ndim == 0 or array.dtype.kind not in "biuf":
+        raise DatasetError(f"{where}: {what} are {_kind(data)}; expected numbers for {space}")
+    if array.shape[0] != rows:
+        raise DatasetError(
+            f"{where}: {array.shape[0]} {what} for {rows - 1} actions; an episode holds one more observation "
+            "than actions (the state after its last step)"
+        )
+    if isinstance(space, gym.spaces.Box):
+        flat = array.reshape(rows, -1)
+    else:  # Discrete, MultiDiscrete, MultiBinary: flatten as Gymnasium does (one-hot, ...)
+        width = int(np.prod(space.shape, dtype=np.int64)) if space.shape else 1
+        if int(np.prod(array.shape[1:], dtype=np.int64)) != width:
+            raise DatasetError(f"{where}: {what} of shape {tuple(array.shape[1:])}; the env's space is {space}")
+        try:
+            flat = np.stack([gym.spaces.flatten(space, row.reshape(space.shape) if space.shape else row.item())
+                             for row in array.reshape(rows, -1)])
+        except Exception as error:
+            raise DatasetError(f"{where}: {what} do not fit the env's space {space}: {error}") from None
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf, refused below
+        return flat.astype(np.float32)
+
+
+def _check_finite(values: np.ndarray, where: str, what: str) -> None:
+    bad = ~np.isfinite(values)
+    if np.any(bad):
+        index = np.argwhere(bad)[0]
+        step = int(index[0])
+        value = values[tuple(index)]
+        row = f" {_fmt(values[step])}" if values.ndim > 1 and values.shape[1] <= 8 else ""
+        raise DatasetError(f"{where}, step {step}: non-finite {what} value {value}{row}")
+
+
+def _tolerance(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return ACTION_TOLERANCE * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high)))
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{float(v):.6g}" for v in np.asarray(values).reshape(-1)) + "]"
+
+
+def _kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return f"a dict with keys {sorted(data)}"
+    if isinstance(data, (tuple, list)):
+        return f"a {type(data).__name__} of {len(data)}"
+    array = np.asarray(data)
+    return f"an array of shape {array.shape} and dtype {array.dtype}"
+
+
+def _describe_space(space: Optional[gym.Space]) -> Optional[str]:
+    return None if space is None else " ".join(repr(space).split())
+
+
+__all__ = [
+    "Transitions",
+    "load_transitions",
+    "list_datasets",
+    "dataset_info",
+    "open_dataset",
+    "locate",
+    "parse_id",
+    "local_ids",
+    "store_path",
+    "normalize_actions",
+    "denormalize_actions",
+]

@@ -304,13 +304,19 @@ def _train(config: Config, words: Sequence[str] = ()) -> int:
     run = train(config)
     last = run.history[-1] if run.history else None
     console.print(f"[bold]run directory[/]: {run.directory}")
-    if last is not None:
+    offline_end = next((row for row in reversed(run.history) if row["phase"] == "offline"), None)
+    if offline_end is not None:
+        console.print(
+            f"offline step {offline_end['offline_step']}: eval return {offline_end['eval_return']:.1f} ± "
+            f"{offline_end['eval_return_std']:.1f} (dataset {run.config.dataset})"
+        )
+    if last is not None and last["phase"] == "online":
         console.print(
             f"step {last['step']}: eval return {last['eval_return']:.1f} ± {last['eval_return_std']:.1f}, "
             f"{last['train_episodes']} training episodes, {last['train_catastrophes']} catastrophes, "
             f"{last['wall_time']:.0f} s"
         )
-        if run.config.guidance != "none":
+        if run.config.guidance != "none" and last["phase"] == "online":
             console.print(
                 f"actor alone (guide removed): eval return {last['eval_return_guide_free']:.1f}; "
                 f"the guide acted on {last['guide_usage']:.0%} of the last {run.config.eval_every} training steps"

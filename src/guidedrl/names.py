@@ -28,8 +28,15 @@ def _pendulum_lqr() -> Guide:
     return pendulum_lqr()
 
 
+def _pendulum_swing_up() -> Guide:
+    from guidedrl.guides.pendulum import pendulum_swing_up
+
+    return pendulum_swing_up()
+
+
 BUILTIN: Dict[str, Dict[str, Callable[[], Guide]]] = {
     "lqr": {"Pendulum-v1": _pendulum_lqr},
+    "swing-up": {"Pendulum-v1": _pendulum_swing_up},
 }
 """Built-in guides by name, then by the env id they are made for."""
 

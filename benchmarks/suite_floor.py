@@ -51,7 +51,7 @@ def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3,
     update = jax.jit(agent.update_many, static_argnums=0, donate_argnums=1)
     best = float("inf")
     for repeat in range(repeats + 1):  # the first compiles
-        batch = jax.device_put(buffer.sample(rng, batches, agent_config.minibatch_size))
+        batch = jax.device_put(buffer.sample(rng, batches, config.minibatch_size))
         jax.block_until_ready(batch)
         started = time.perf_counter()
         state, metrics = update(agent_config, state, batch, key, 10**6)

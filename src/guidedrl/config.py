@@ -145,7 +145,7 @@ class Config:
     eval_episodes: int = 5
     """Deterministic episodes per evaluation."""
     checkpoint_every: int = 10_000
-    """Environment steps between checkpoints (a final one is always written)."""
+    """Environment steps between checkpoints (in the offline phase: gradient steps); a final one is always written."""
     progress: bool = True
     """Show a progress bar."""
     trust_code: bool = False

@@ -107,6 +107,16 @@ def test_sac_with_the_dataset_preloaded_learns_from_the_first_step(tmp_path, dat
     assert int(run.state.gradient_steps) == 300  # no warm-up: the data are there
 
 
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_sac_and_td3_take_offline_steps_too(tmp_path, dataset, algo):
+    run = guidedrl.train("Pendulum-v1", algo=algo, guidance="none", dataset=DATASET, offline_steps=200,
+                         offline_eval_every=100, steps=100, eval_every=100, **SMALL)
+    assert [(r["phase"], r["offline_step"], r["step"]) for r in run.history] == [
+        ("offline", 0, 0), ("offline", 100, 0), ("offline", 200, 0), ("online", 200, 100)]
+    assert int(run.state.gradient_steps) == 300
+    assert all(np.isfinite(r["critic_loss"]) for r in run.history[1:])
+
+
 def test_the_guide_is_asked_about_every_dataset_state(tmp_path, dataset):
     out = tmp_path / "sag"
     guide = guidedrl.Guide(policy=lambda obs: np.array([0.25 * obs[2]]), confidence=lambda obs: float(obs[0] > 0),
@@ -165,3 +175,27 @@ def test_resume_after_kill_during_the_offline_phase(tmp_path, dataset):
     assert saved is not None and 1000 <= saved < 3000, f"killed at offline step {saved}: not inside the phase"
     assert guidedrl.cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
     assert _reproducible(out) == _reproducible(tmp_path / "ref")
+
+
+def test_a_dataset_that_does_not_fit_is_refused_before_anything_is_written(tmp_path, dataset):
+    from guidedrl.errors import DatasetError
+
+    out = tmp_path / "refused"
+    with pytest.raises(DatasetError, match="no dataset 'test/missing-v0'.*local datasets: test/pendulum-noisy-v0"):
+        guidedrl.train("Pendulum-v1", algo="awac", dataset="test/missing-v0", offline_steps=10, out=str(out), **SMALL)
+    with pytest.raises(DatasetError, match=r"episode 0: observations of shape \(3,\).*shape \(4,\)"):
+        guidedrl.train("PointMass-v0", algo="awac", dataset=DATASET, offline_steps=10, out=str(out), **SMALL)
+    assert not out.exists()
+
+
+def test_the_offline_phase_draws_minibatches_of_the_batch_size(dataset, monkeypatch):
+    seen = []
+    real = loop.offline_update
+
+    def recording(*args):
+        seen.append(args[-1])  # batch_size, the last argument
+        return real(*args)
+
+    monkeypatch.setattr(loop, "offline_update", recording)
+    guidedrl.train("Pendulum-v1", algo="awac", dataset=DATASET, offline_steps=100, steps=0, **SMALL)
+    assert seen == [64]  # SMALL's batch_size, not AWAC's default 1024

@@ -85,10 +85,11 @@ BASE_COLUMNS = (
 class TrainingInterrupted(KeyboardInterrupt):
     """Raised after a checkpoint was written because the run was interrupted."""
 
-    def __init__(self, directory: Optional[Path], step: int):
-        self.directory, self.step = directory, step
+    def __init__(self, directory: Optional[Path], step: int, offline_step: Optional[int] = None):
+        self.directory, self.step, self.offline_step = directory, step, offline_step
         where = f"; resume with: guidedrl train --resume {directory}" if directory else ""
-        super().__init__(f"training interrupted at step {step}{where}")
+        at = f"offline step {offline_step}" if offline_step is not None else f"step {step}"
+        super().__init__(f"training interrupted at {at}{where}")
 
 
 # -- the two jitted calls of the loop --------------------------------------------------------
@@ -148,15 +149,15 @@ def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_ke
     return kept, metrics, action, from_guide, finite
 
 
-@partial(jax.jit, static_argnames=("config", "layout", "packing", "num_steps"), donate_argnames="flat_state")
-def offline_update(config, layout, packing, flat_state, dataset_rows, key, start, num_steps):
-    """``num_steps`` gradient steps on minibatches drawn inside the call from ``dataset_rows``
+@partial(jax.jit, static_argnames=("config", "layout", "packing", "num_steps", "batch_size"),
+         donate_argnames="flat_state")
+def offline_update(config, layout, packing, flat_state, dataset_rows, key, start, num_steps, batch_size):
+    """``num_steps`` gradient steps on minibatches of ``batch_size`` drawn inside the call from ``dataset_rows``
     (the dataset's rows of the replay storage, on the device), the first being offline step
     ``start``: its key is ``key`` folded with ``start``. The state comes and goes packed.
 
     Returns ``(flat_state, metrics, finite)`` like :func:`learn_and_behave`: when the steps
     produced a non-finite value, ``finite`` is False and ``flat_state`` is the state before them."""
-    batch_size = config.minibatch_size
     count = dataset_rows.shape[0]
 
     def step(state, step_key):
@@ -377,7 +378,7 @@ def offline_chunk(loop: Loop, rows: jax.Array) -> None:
     try:
         loop.flat_state, metrics, finite = offline_update(
             config.agent, loop.buffer.layout, loop.packing, loop.flat_state, rows, loop.offline_key,
-            start, count)
+            start, count, config.minibatch_size)
         loop.run.set_packed(loop.packing, loop.flat_state)
         if not bool(finite):
             raise NonFinite("a non-finite value in the agent's parameters after the offline gradient steps")
@@ -902,7 +903,7 @@ def resume_command(loop: Loop) -> str:
 def interrupt(loop: Loop) -> None:
     """Ctrl-C / SIGTERM: checkpoint at the current step, then raise :class:`TrainingInterrupted`."""
     save_checkpoint(loop)
-    raise TrainingInterrupted(loop.out, loop.progress.step)
+    raise TrainingInterrupted(loop.out, loop.progress.step, loop.progress.offline_step if loop.offline else None)
 
 
 def close(loop: Loop) -> None:

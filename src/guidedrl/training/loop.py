@@ -110,11 +110,47 @@ def behaviour_action(config, state, obs, guide_action, confidence, key, env_step
     return action[0], from_guide[0]
 
 
-@partial(jax.jit, static_argnames=("config", "packing"))
-def behave(config, packing, flat_state, obs, guide_action, confidence, key, env_step, uniform):
-    """:func:`behaviour_action` with the agent state as the loop holds it (packed)."""
-    return behaviour_action(config, packing.unpack(flat_state), obs, guide_action, confidence, key,
-                            env_step, uniform)
+# A jitted call also pays for each small array it takes and returns (tens of µs for a dozen
+# scalars on a CPU), so what a step hands the device — the step, the warm-up flag, the
+# observation and what the guide said — travels as one float32 vector (the step's int32 bits
+# reinterpreted, so any step is exact), and what comes back — the action, whether the guide
+# gave it, whether the update stayed finite, the update's metrics — as another.
+
+
+def step_inputs(env_step: int, uniform: bool, obs: np.ndarray, guide_action: np.ndarray,
+                confidence: float) -> np.ndarray:
+    """[step bits, uniform, confidence, obs..., guide action...] as one float32 vector."""
+    head = np.array([env_step, 0], np.int32).view(np.float32)
+    head[1] = float(uniform)
+    return np.concatenate([head, np.float32([confidence]), np.asarray(obs, np.float32).reshape(-1),
+                           np.asarray(guide_action, np.float32).reshape(-1)])
+
+
+def _unpack_inputs(inputs: jax.Array, action_dim: int):
+    env_step = jax.lax.bitcast_convert_type(inputs[0], jnp.int32)
+    obs = inputs[3:inputs.shape[0] - action_dim]
+    return env_step, inputs[1] > 0.5, inputs[2], obs, inputs[inputs.shape[0] - action_dim:]
+
+
+def behaviour_packed(config, state, inputs, key, action_dim):
+    """:func:`behaviour_action` from :func:`step_inputs`' vector."""
+    env_step, uniform, confidence, obs, guide_action = _unpack_inputs(inputs, action_dim)
+    return behaviour_action(config, state, obs, guide_action, confidence, key, env_step, uniform)
+
+
+def split_outputs(out: np.ndarray, action_dim: int, metric_names: List[str]):
+    """(action, from_guide, finite, metrics) from the vector a jitted step call returns."""
+    action = out[:action_dim]
+    metrics = dict(zip(metric_names, out[action_dim + 2:].tolist()))
+    return action, bool(out[action_dim] > 0.5), bool(out[action_dim + 1] > 0.5), metrics
+
+
+@partial(jax.jit, static_argnames=("config", "packing", "action_dim"))
+def behave(config, packing, flat_state, inputs, key, action_dim):
+    """The behaviour action (and whether the guide gave it) at :func:`step_inputs`' state, with the
+    agent state as the loop holds it (packed), as one vector [action..., from_guide]."""
+    action, from_guide = behaviour_packed(config, packing.unpack(flat_state), inputs, key, action_dim)
+    return jnp.concatenate([action, from_guide.astype(jnp.float32)[None]])
 
 
 init_agent = jax.jit(agent.init, static_argnums=(0, 2, 3))
@@ -127,26 +163,29 @@ def all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
-@partial(jax.jit, static_argnames=("config", "layout", "packing"), donate_argnames="flat_state")
-def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_key, env_step,
-                     act_key, next_obs, next_guide_action, next_confidence, next_uniform):
+@partial(jax.jit, static_argnames=("config", "layout", "packing", "action_dim"), donate_argnames="flat_state")
+def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_key, act_key, next_inputs,
+                     action_dim):
     """``update_many`` over K minibatches (rows of the replay storage), then the behaviour
-    action at ``next_obs`` (the state of step ``env_step``) with the updated agent; the state
-    comes and goes packed (:mod:`guidedrl.training.flat`).
+    action at the next state (``next_inputs``, :func:`step_inputs` of step ``env_step``) with the
+    updated agent; the state comes and goes packed (:mod:`guidedrl.training.flat`).
 
-    Returns ``(flat_state, metrics, action, from_guide, finite)``: when the update produced a
-    non-finite value (in the new state or the action), ``finite`` is False and ``flat_state`` is
-    the state before the update, so the run can be saved as it was."""
+    Returns ``(flat_state, out)``, ``out`` the vector [action..., from_guide, finite, metrics in
+    sorted order...] (:func:`split_outputs`): when the update produced a non-finite value (in the
+    new state or the action), ``finite`` is 0 and ``flat_state`` is the state before the update,
+    so the run can be saved as it was."""
+    env_step = _unpack_inputs(next_inputs, action_dim)[0]
     batches = unflatten(flat_batches, layout)
     new_state, metrics = agent.update_many(
         config, packing.unpack(flat_state), batches, jax.random.fold_in(learn_key, env_step), env_step
     )
-    action, from_guide = behaviour_action(config, new_state, next_obs, next_guide_action,
-                                          next_confidence, act_key, env_step, next_uniform)
+    action, from_guide = behaviour_packed(config, new_state, next_inputs, act_key, action_dim)
     new_flat = packing.pack(new_state)
     finite = all_finite(new_flat) & jnp.all(jnp.isfinite(action))
     kept = tuple(jnp.where(finite, new, old) for new, old in zip(new_flat, flat_state))
-    return kept, metrics, action, from_guide, finite
+    flags = jnp.stack([from_guide, finite]).astype(jnp.float32)
+    values = jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in sorted(metrics)])
+    return kept, jnp.concatenate([action, flags, values])
 
 
 @partial(jax.jit, static_argnames=("config", "layout", "packing", "num_steps", "batch_size"),
@@ -649,9 +688,9 @@ def behaviour(loop: Loop, step: int) -> Tuple[np.ndarray, Any]:
     progress, config = loop.progress, loop.config
     if progress.next_action is not None:
         return np.asarray(progress.next_action, np.float32), progress.next_from_guide
-    action, from_guide = behave(config.agent, loop.packing, loop.flat_state, loop.obs, loop.guide_action,
-                                loop.confidence, loop.act_key, step, step < config.warmup_steps)
-    action = np.asarray(action)
+    inputs = step_inputs(step, step < config.warmup_steps, loop.obs, loop.guide_action, loop.confidence)
+    out = np.asarray(behave(config.agent, loop.packing, loop.flat_state, inputs, loop.act_key, loop.action_dim))
+    action, from_guide = out[:loop.action_dim], bool(out[loop.action_dim] > 0.5)
     if not np.all(np.isfinite(action)):
         raise StepFailed("the agent", NonFinite(f"non-finite action {action.tolist()}"), "acting")
     return action, from_guide
@@ -700,13 +739,12 @@ def learn(loop: Loop, step: int, outcome: Outcome) -> Optional[tuple]:
     flat = loop.buffer.sample_flat(loop.rng, config.gradient_steps_per_call, config.minibatch_size,
                                    config.offline_ratio)
     try:
-        loop.flat_state, metrics, action, from_guide, finite = learn_and_behave(
-            config.agent, loop.buffer.layout, loop.packing, loop.flat_state, flat, loop.learn_key, step,
-            loop.act_key, outcome.obs, outcome.guide_action, np.float32(outcome.confidence),
-            step < config.warmup_steps,
-        )
+        inputs = step_inputs(step, step < config.warmup_steps, outcome.obs, outcome.guide_action, outcome.confidence)
+        loop.flat_state, out = learn_and_behave(config.agent, loop.buffer.layout, loop.packing, loop.flat_state, flat,
+                                                loop.learn_key, loop.act_key, inputs, loop.action_dim)
         loop.run.set_packed(loop.packing, loop.flat_state)
-        if not bool(finite):
+        action, from_guide, finite, metrics = split_outputs(np.asarray(out), loop.action_dim, loop.metric_names)
+        if not finite:
             raise NonFinite("a non-finite value in the agent's parameters or action after the gradient steps")
     except Exception as error:
         loop.rng.bit_generator.state = sampler

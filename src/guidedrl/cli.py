@@ -53,17 +53,19 @@ class BenchArgs:
     """Run a benchmark suite on Ray Tune (one CPU per trial) and write results.csv, summary.csv, report.md and figures."""
 
     suite: str = "quick"
-    """Suite: paper, quick, ablation-target, sensitivity-pag or sensitivity-pig (docs/RESULTS.md)."""
+    """Suite: paper, quick, ablation-target, sensitivity-pag, sensitivity-pig, or offline (AWAC and SAC from Minari datasets the suite builds first, then online) (docs/BENCH.md)."""
     seeds: Optional[int] = None
     """Seeds per configuration, 0..K-1 (default: 5; quick: 2)."""
     steps: Optional[int] = None
-    """Environment steps per run (default: the suite's budget, e.g. 100k, Pendulum 20k)."""
+    """Environment steps per run (default: the suite's budget, e.g. 100k, Pendulum 20k; offline suite: the online budget)."""
+    offline_steps: Optional[int] = None
+    """Offline suite only: gradient steps of the offline phase (default 25k, evaluated every 2.5k)."""
     tasks: Tuple[str, ...] = ()
     """Only these tasks of the suite."""
     strategies: Tuple[str, ...] = ()
-    """Only these strategies (guidance names: none, rg, sag, pig, pag, residual)."""
+    """Only these strategies: guidance names (none, rg, sag, pig, pag, residual) or a suite's labels (offline: awac, awac+sag, awac+pag, sac-preloaded, sac-offline, sac)."""
     backbones: Tuple[str, ...] = ()
-    """Only these backbones (sac, td3)."""
+    """Only these backbones (sac, td3, awac)."""
     out: Optional[str] = None
     """Output directory (default: bench/<suite>); re-running into it skips finished trials."""
     address: Optional[str] = None
@@ -232,7 +234,7 @@ def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
     from guidedrl.experiments.suites import build_suite
 
     trials = build_suite(args.suite, seeds=args.seeds, steps=args.steps, tasks=args.tasks,
-                         strategies=args.strategies, backbones=args.backbones)
+                         strategies=args.strategies, backbones=args.backbones, offline_steps=args.offline_steps)
     out = args.out or os.path.join("bench", args.suite)
     record = run_suite(trials, out, suite=args.suite, command=command, address=args.address,
                        progress=args.progress)

@@ -37,7 +37,7 @@ from scipy import stats as scipy_stats
 
 from guidedrl.errors import GuidedRLError
 from guidedrl.experiments import results
-from guidedrl.experiments.suites import parse_label
+from guidedrl.experiments.suites import OFFLINE_BASELINE, OFFLINE_DIP_BASELINE, OFFLINE_METHODS, parse_label
 
 SUMMARY_COLUMNS = ("task", "strategy", "backbone", "seeds",
                    "auc_iqm", "auc_low", "auc_high",
@@ -99,6 +99,11 @@ def iqm_band(values, reps: int = CURVE_REPS, seed: int = 0,
 def write_report(out_dir: PathLike, reps: int = 10_000, seed: int = 0) -> Dict[str, object]:
     """Write ``summary.csv``, ``report.md`` and ``figures/*.png`` from ``<out_dir>/results.csv``.
 
+    An offline-to-online table (the offline suite's: runs with an offline phase, or its method
+    labels) gets the offline report instead (:func:`_write_offline_report`): the measures of
+    :func:`results.offline_per_run` (columns :data:`OFFLINE_SUMMARY_COLUMNS`), the datasets of
+    ``datasets.json``, and curves drawn over the offline phase, then the online one.
+
     ``reps`` bootstrap resamples for the tables' intervals (rliable) and ``seed`` for them and
     for the curves' bands. Returns ``{"summary": path, "report": path, "figures": [paths]}``.
     """
@@ -106,6 +111,9 @@ def write_report(out_dir: PathLike, reps: int = 10_000, seed: int = 0) -> Dict[s
     rows = _read_rows(out_dir / "results.csv")
     trials = _read_trials(out_dir / "trials.json")
     pyplot = _pyplot()  # before the bootstrap: a missing extra fails in a second, not a minute
+    if (trials is not None and trials.get("suite") == "offline") or \
+            results.is_offline_to_online(rows, OFFLINE_METHODS):
+        return _write_offline_report(pyplot, out_dir, rows, trials, reps, seed)
     summary = results.summarize(rows, reps=reps, seed=seed)
 
     summary_path = out_dir / "summary.csv"
@@ -190,12 +198,13 @@ def _csv_value(value) -> object:
     return value
 
 
-def _write_summary(path: Path, summary: Sequence[Mapping[str, object]]) -> None:
+def _write_summary(path: Path, summary: Sequence[Mapping[str, object]],
+                   columns: Sequence[str] = SUMMARY_COLUMNS) -> None:
     def write(handle):
-        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS, extrasaction="raise")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="raise")
         writer.writeheader()
         for row in summary:
-            writer.writerow({name: _csv_value(row.get(name)) for name in SUMMARY_COLUMNS})
+            writer.writerow({name: _csv_value(row.get(name)) for name in columns})
     results.write_atomic(path, write)
 
 
@@ -290,16 +299,7 @@ def _first_line(error) -> str:
 def _markdown(summary, rows, trials, reps: int, references: Mapping[str, Mapping[str, object]]) -> str:
     baseline = results.BASELINE
     runs = {tuple(row[k] for k in results.KEYS) for row in rows}
-    lines = ["# GuidedRL benchmark report", ""]
-    if trials is not None:
-        statuses = Counter(str(trial.get("status")) for trial in trials["trials"])
-        counts = [f"{statuses.pop(status, 0)} {status}" for status in ("finished", "crashed", "pending")]
-        counts += [f"{count} {status}" for status, count in sorted(statuses.items())]
-        lines += [f"- Suite: `{trials.get('suite')}`",
-                  f"- Command: `{trials.get('command')}`",
-                  f"- Trials: {', '.join(counts)}",
-                  f"- Wall time: {_wall_time(trials.get('wall_time'))}",
-                  ""]
+    lines = ["# GuidedRL benchmark report", ""] + _trial_lines(trials)
     lines += [
         f"{len(runs)} runs ({len(rows)} evaluations) from results.csv. Each number is the "
         f"interquartile mean (IQM) over seeds of a (task, strategy, backbone), with its 95% "
@@ -342,12 +342,31 @@ def _markdown(summary, rows, trials, reps: int, references: Mapping[str, Mapping
               "![learning curves](figures/learning_curves.png)", "",
               "![training catastrophes](figures/catastrophes.png)", "",
               "![IQM of AUC and final return](figures/iqm_bars.png)", ""]
-    if trials is not None:
-        crashed = [trial for trial in trials["trials"] if trial.get("status") == "crashed"]
-        lines += ["## Crashed trials", ""]
-        lines += [f"- `{trial.get('id')}`: {_first_line(trial.get('error'))}" for trial in crashed] or ["none"]
-        lines.append("")
+    lines += _crashed_lines(trials)
     return "\n".join(lines)
+
+
+def _trial_lines(trials) -> List[str]:
+    """The suite, its command, the trials' statuses and the wall time (from trials.json)."""
+    if trials is None:
+        return []
+    statuses = Counter(str(trial.get("status")) for trial in trials["trials"])
+    counts = [f"{statuses.pop(status, 0)} {status}" for status in ("finished", "crashed", "pending")]
+    counts += [f"{count} {status}" for status, count in sorted(statuses.items())]
+    return [f"- Suite: `{trials.get('suite')}`",
+            f"- Command: `{trials.get('command')}`",
+            f"- Trials: {', '.join(counts)}",
+            f"- Wall time: {_wall_time(trials.get('wall_time'))}",
+            ""]
+
+
+def _crashed_lines(trials) -> List[str]:
+    if trials is None:
+        return []
+    crashed = [trial for trial in trials["trials"] if trial.get("status") == "crashed"]
+    lines = ["## Crashed trials", ""]
+    lines += [f"- `{trial.get('id')}`: {_first_line(trial.get('error'))}" for trial in crashed] or ["none"]
+    return lines + [""]
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -391,13 +410,17 @@ def _grid(pyplot, count: int, columns: int = 3):
 
 
 def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: str, title: str,
-                  references: Optional[Mapping[str, float]] = None) -> Path:
+                  references: Optional[Mapping[str, float]] = None,
+                  switches: Optional[Mapping[str, int]] = None, order=None) -> Path:
+    """One panel per task, a line and band per (strategy, backbone). With ``switches`` (task ->
+    position of the offline phase's end), x is the phase axis of :func:`_phase_curves`."""
+    order = order or _order
     backbones = sorted({backbone for _, _, backbone in curves})
     figure, axes = _grid(pyplot, max(1, len(tasks)))
     legend: Dict[str, object] = {}
     for ax, task in zip(axes, tasks):
         for (group_task, strategy, backbone), (steps, matrix) in sorted(
-                curves.items(), key=lambda item: _order(*item[0][1:])):
+                curves.items(), key=lambda item: order(*item[0][1:])):
             if group_task != task:
                 continue
             point, low, high = iqm_band(matrix, seed=seed)
@@ -409,7 +432,10 @@ def _curve_figure(pyplot, path: Path, curves, tasks, colors, seed: int, ylabel: 
             line = ax.axhline(references[task], color="black", linestyle=":", linewidth=1.2, label="guide alone")
             legend.setdefault(line.get_label(), line)
         ax.set_title(task)
-        ax.set_xlabel("environment steps")
+        if switches is not None:
+            _phase_axis(ax, switches.get(task, 0))
+        else:
+            ax.set_xlabel("environment steps")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     if not tasks:
@@ -440,23 +466,28 @@ def _catastrophes(pyplot, path: Path, rows, colors, seed: int) -> Path:
                          "Training catastrophes: IQM over seeds, 95% bootstrap band")
 
 
-def _iqm_bars(pyplot, path: Path, summary, colors) -> Path:
+PAPER_BARS = (("auc", "AUC (normalised) IQM"), ("final_return", "final return IQM"))
+
+
+def _iqm_bars(pyplot, path: Path, summary, colors, metrics=PAPER_BARS, row_order=None) -> Path:
+    """One column per task, one row of horizontal bars per (metric, axis label) of ``metrics``."""
+    row_order = row_order or _row_order
     by_task: Dict[str, List[Mapping[str, object]]] = defaultdict(list)
     for row in summary:
         by_task[row["task"]].append(row)
     tasks = sorted(by_task)
     height = max(len(rs) for rs in by_task.values())
-    figure, axes = pyplot.subplots(2, len(tasks), figsize=(max(7.5, 4.5 * len(tasks)), 2 * (1.2 + 0.35 * height)),
+    figure, axes = pyplot.subplots(len(metrics), len(tasks),
+                                   figsize=(max(7.5, 4.5 * len(tasks)), len(metrics) * (1.2 + 0.35 * height)),
                                    squeeze=False)
     for column, task in enumerate(tasks):
-        task_rows = sorted(by_task[task], key=_row_order)
+        task_rows = sorted(by_task[task], key=row_order)
         labels = [f"{row['strategy']} ({row['backbone']})" for row in task_rows]
         positions = np.arange(len(task_rows))[::-1]  # the first row on top
-        for ax, metric, xlabel in ((axes[0, column], "auc", "AUC (normalised) IQM"),
-                                   (axes[1, column], "final_return", "final return IQM")):
-            point = np.array([float(row[f"{metric}_iqm"]) for row in task_rows])
-            low = np.array([float(row[f"{metric}_low"]) for row in task_rows])
-            high = np.array([float(row[f"{metric}_high"]) for row in task_rows])
+        for ax, (metric, xlabel) in zip(axes[:, column], metrics):
+            point = np.array([float(row.get(f"{metric}_iqm", math.nan)) for row in task_rows])
+            low = np.array([float(row.get(f"{metric}_low", math.nan)) for row in task_rows])
+            high = np.array([float(row.get(f"{metric}_high", math.nan)) for row in task_rows])
             # a point outside its own percentile interval (possible with few seeds) draws no bar end
             errors = np.nan_to_num(np.clip(np.stack([point - low, high - point]), 0, None))
             ax.barh(positions, np.nan_to_num(point), xerr=errors, capsize=3,
@@ -468,3 +499,212 @@ def _iqm_bars(pyplot, path: Path, summary, colors) -> Path:
     figure.suptitle("IQM over seeds with 95% stratified-bootstrap intervals (rliable)")
     figure.tight_layout(rect=(0, 0, 1, 0.95))
     return _save_figure(pyplot, figure, path)
+
+
+# --- the offline suite ------------------------------------------------------------------------
+
+OFFLINE_SUMMARY_COLUMNS = (("task", "strategy", "backbone", "seeds")
+                           + tuple(f"{measure}_{part}" for measure in results.OFFLINE_MEASURES
+                                   for part in ("iqm", "low", "high"))
+                           + ("p_improvement", "p_improvement_low", "p_improvement_high",
+                              "p_smaller_dip", "p_smaller_dip_low", "p_smaller_dip_high"))
+"""The columns of an offline suite's ``summary.csv`` (:func:`results.summarize_offline`)."""
+OFFLINE_BARS = (("online_auc", "online AUC (normalised) IQM"), ("final_return", "final return IQM"),
+                ("dip", "dip IQM"))
+
+
+def _offline_order(strategy: str, backbone: str) -> Tuple:
+    """The offline suite's methods in their table order, then any other label."""
+    methods = list(OFFLINE_METHODS)
+    return (methods.index(strategy) if strategy in methods else len(methods), strategy, backbone)
+
+
+def _offline_row_order(row: Mapping[str, object]) -> Tuple:
+    return _offline_order(row["strategy"], row["backbone"])
+
+
+def phase_switches(rows) -> Dict[str, int]:
+    """Per task: the offline gradient steps of its runs' offline phase (0 when none has one),
+    where the online part of the phase axis starts."""
+    switches: Dict[str, int] = defaultdict(int)
+    for row in rows:
+        switches[row["task"]] = max(switches[row["task"]],
+                                    int(row["offline_step"]) if row.get("phase") == results.OFFLINE else 0)
+    return dict(switches)
+
+
+def phase_position(row: Mapping[str, object], switch: int) -> int:
+    """Where a row stands on the phase axis: its offline gradient steps in the offline phase,
+    then ``switch`` plus its environment steps online."""
+    return int(row["offline_step"]) if row.get("phase") == results.OFFLINE else switch + int(row["step"])
+
+
+def _phase_curves(rows, metric: str, switches: Mapping[str, int]) -> Dict[Group, Tuple[np.ndarray, np.ndarray]]:
+    """:func:`_group_curves` on the phase axis (:func:`phase_position`)."""
+    by_group: Dict[Group, Dict[int, Dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        position = phase_position(row, switches[row["task"]])
+        by_group[row["task"], row["strategy"], row["backbone"]][row["seed"]][position] = float(row[metric])
+    curves = {}
+    for group, by_seed in by_group.items():
+        steps = np.array(sorted({step for values in by_seed.values() for step in values}))
+        matrix = np.array([[values.get(step, np.nan) for step in steps] for _, values in sorted(by_seed.items())])
+        curves[group] = (steps, matrix)
+    return curves
+
+
+def _steps_label(value: float) -> str:
+    value = max(float(value), 0.0)
+    return f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"
+
+
+def _phase_axis(ax, switch: int) -> None:
+    """Ticks in offline gradient steps left of ``switch`` and in environment steps right of it,
+    the switch drawn as a vertical line."""
+    from matplotlib.ticker import FuncFormatter
+
+    if switch <= 0:
+        ax.set_xlabel("environment steps (online)")
+        return
+    ax.axvline(switch, color="0.3", linestyle="--", linewidth=1.0)
+    ax.text(switch, 1.0, " online →", transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=8,
+            color="0.3")
+    ax.text(switch, 1.0, "← offline ", transform=ax.get_xaxis_transform(), ha="right", va="top", fontsize=8,
+            color="0.3")
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda x, _: _steps_label(x) if x < switch else _steps_label(x - switch)))
+    ax.set_xlabel("offline gradient steps | online environment steps")
+
+
+def _read_datasets(out_dir: Path) -> List[Mapping[str, object]]:
+    from guidedrl.experiments.datasets import read_records
+
+    return read_records(out_dir)
+
+
+def _write_offline_report(pyplot, out_dir: Path, rows, trials, reps: int, seed: int) -> Dict[str, object]:
+    """:func:`write_report` for an offline-to-online table."""
+    summary = results.summarize_offline(rows, OFFLINE_BASELINE, OFFLINE_DIP_BASELINE, reps=reps, seed=seed)
+    summary_path = out_dir / "summary.csv"
+    _write_summary(summary_path, summary, OFFLINE_SUMMARY_COLUMNS)
+    figure_dir = out_dir / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    colors = _colors(rows)
+    references = guide_references({row["task"] for row in rows})
+    switches = phase_switches(rows)
+    curves = _phase_curves(rows, "eval_return", switches)
+    tasks = sorted({task for task, _, _ in curves})
+    catastrophes = _phase_curves(rows, "train_catastrophes", switches)
+    with_catastrophes = sorted({task for (task, _, _), (_, matrix) in catastrophes.items()
+                                if np.nansum(np.abs(matrix)) > 0})
+    figures = [
+        _curve_figure(pyplot, figure_dir / FIGURES[0], curves, tasks, colors, seed, "evaluation return",
+                      "Evaluation return: IQM over seeds, 95% bootstrap band (offline phase, then online)",
+                      {task: float(ref["mean_return"]) for task, ref in references.items()}, switches,
+                      _offline_order),
+        _curve_figure(pyplot, figure_dir / FIGURES[1],
+                      {group: curve for group, curve in catastrophes.items() if group[0] in with_catastrophes},
+                      with_catastrophes, colors, seed, "cumulative training catastrophes",
+                      "Training catastrophes: IQM over seeds, 95% bootstrap band", None, switches, _offline_order),
+        _iqm_bars(pyplot, figure_dir / FIGURES[2], summary, colors, OFFLINE_BARS, _offline_row_order),
+    ]
+    report_path = out_dir / "report.md"
+    text = _offline_markdown(summary, rows, trials, reps, references, _read_datasets(out_dir))
+    results.write_atomic(report_path, lambda handle: handle.write(text))
+    return {"summary": summary_path, "report": report_path, "figures": figures}
+
+
+def _cell(row: Mapping[str, object], metric: str, digits: int) -> str:
+    return format_interval(row.get(f"{metric}_iqm"), row.get(f"{metric}_low"), row.get(f"{metric}_high"), digits)
+
+
+def _offline_markdown(summary, rows, trials, reps: int, references, datasets) -> str:
+    runs = {tuple(row[k] for k in results.KEYS) for row in rows}
+    share = f"{results.DIP_FRACTION:.0%}"
+    lines = ["# GuidedRL offline-to-online benchmark report", ""] + _trial_lines(trials)
+    lines += [
+        f"{len(runs)} runs ({len(rows)} evaluations) from results.csv. Each number is the interquartile "
+        f"mean (IQM) over seeds of a (task, method), with its 95% stratified-bootstrap interval from "
+        f"rliable ({reps} resamples). Offline end: the evaluation return after the offline phase. Dip: "
+        f"the lowest evaluation in the first {share} of the online budget minus the return the online "
+        f"phase starts from (the offline-end score, or without an offline phase the step-0 evaluation); "
+        f"negative is a drop. Online AUC: the area under the evaluation-return curve over the online "
+        f"phase (from its start to its budget), normalised per task by the lowest and highest return on "
+        f"the online curves of this table. Final return: the mean of the evaluations in the last 10% of "
+        f"the online budget. Online training catastrophes: counted over the online phase. Guide usage: "
+        f"the share of online training steps where the guide acted. P(improvement): the probability "
+        f"that a run of the method has a higher online AUC than a run of `{OFFLINE_BASELINE}` on the "
+        f"same task; P(smaller dip): that its dip is higher (a smaller drop) than a run of "
+        f"`{OFFLINE_DIP_BASELINE}`'s (ties count half).",
+        "",
+        "## Methods",
+        "",
+        "| method | backbone | guidance | what |",
+        "|---|---|---|---|",
+    ]
+    present = {row["strategy"] for row in summary}
+    for label, method in OFFLINE_METHODS.items():
+        if label in present:
+            lines.append(f"| `{label}` | {method.backbone} | {method.guidance} | {method.description} |")
+    lines.append("")
+    lines += _dataset_lines(datasets, {row["task"] for row in summary})
+    by_task: Dict[str, List[Mapping[str, object]]] = defaultdict(list)
+    for row in summary:
+        by_task[row["task"]].append(row)
+    header = ("| method | backbone | seeds | offline end | dip | online AUC | final return "
+              "| online training catastrophes | guide usage "
+              f"| P(improvement over {OFFLINE_BASELINE}) | P(smaller dip than {OFFLINE_DIP_BASELINE}) |")
+    for task in sorted(by_task):
+        lines += [f"## {task}", "", "IQM [95% CI] over seeds.", "", header, "|---|---|--:|" + "--:|" * 8]
+        for row in sorted(by_task[task], key=_offline_row_order):
+            cells = [row["strategy"], row["backbone"], str(row["seeds"]),
+                     _cell(row, "offline_end", 1), _cell(row, "dip", 1), _cell(row, "online_auc", 2),
+                     _cell(row, "final_return", 1), _cell(row, "train_catastrophes", 1),
+                     _cell(row, "guide_usage", 2),
+                     format_interval(row.get("p_improvement"), row.get("p_improvement_low"),
+                                     row.get("p_improvement_high"), 2),
+                     format_interval(row.get("p_smaller_dip"), row.get("p_smaller_dip_low"),
+                                     row.get("p_smaller_dip_high"), 2)]
+            lines.append("| " + " | ".join(cells) + " |")
+        reference = references.get(task)
+        if reference is not None:
+            lines += ["", f"The default guide alone (reference, not a run of this table): return "
+                          f"{reference['mean_return']:.1f} ± {reference['std_return']:.1f}, "
+                          f"{reference['catastrophes']} catastrophes in {reference['episodes']} "
+                          f"deterministic episodes (`{reference['command']}`)."]
+        lines.append("")
+    lines += ["## Figures", "",
+              "Learning curves: IQM over seeds of the evaluation return at each evaluation, shaded: "
+              f"95% percentile-bootstrap interval over seeds ({CURVE_REPS} resamples). Left of the dashed "
+              "line, the offline phase (x: offline gradient steps); right of it, the online phase (x: "
+              "environment steps); runs without an offline phase start at the line.", "",
+              "![learning curves](figures/learning_curves.png)", "",
+              "![training catastrophes](figures/catastrophes.png)", "",
+              "![IQM of online AUC, final return and dip](figures/iqm_bars.png)", ""]
+    lines += _crashed_lines(trials)
+    return "\n".join(lines)
+
+
+def _dataset_lines(datasets: Sequence[Mapping[str, object]], tasks) -> List[str]:
+    """The datasets table (from datasets.json) and the commands that make each."""
+    shown = [record for record in datasets if record.get("task") in tasks]
+    if not shown:
+        return []
+    lines = ["## Datasets", "",
+             "Built by the suite before its trials (`guidedrl.experiments.datasets.RECIPES`), skipped when "
+             "present in its Minari store; `guidedrl dataset info ID` shows each one's provenance.", "",
+             "| task | dataset | kind | episodes | transitions | mean return ± std |",
+             "|---|---|---|--:|--:|--:|"]
+    for record in shown:
+        mean = record.get("mean_return")
+        ret = MISSING if _missing(mean) else f"{float(mean):.1f} ± {float(record.get('std_return') or 0.0):.1f}"
+        lines.append(f"| {record['task']} | `{record.get('id')}` | {record.get('kind', '')} | "
+                     f"{record.get('episodes', MISSING)} | {record.get('steps', MISSING)} | {ret} |")
+    lines += ["", "Commands (run in this order, with `MINARI_DATASETS_PATH` set to the suite's store):", ""]
+    for record in shown:
+        lines.append(f"- {record['task']}:")
+        lines += [f"  - `{command}`" for command in record.get("commands", [])]
+        final = record.get("run_final_return")
+        if not _missing(final):
+            lines.append(f"  - the run's final evaluation return: {float(final):.1f}")
+    return lines + [""]

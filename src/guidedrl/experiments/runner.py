@@ -8,6 +8,7 @@ absolute output directory::
     OUT/runs/<trial id>/        the run (config.json, metrics.csv, checkpoint/, done.json)
     OUT/ray/                    Ray Tune's own experiment records
     OUT/trials.json             every trial's status (finished / crashed / pending) and error
+    OUT/minari/, dataset-runs/, datasets.json   an offline suite's datasets (experiments.datasets)
     OUT/results.csv             tidy rows of every finished trial (experiments.results)
     OUT/summary.csv, report.md, figures/   (experiments.report)
 
@@ -29,7 +30,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from guidedrl.errors import GuidedRLError
 from guidedrl.experiments import results as results_mod
@@ -100,6 +101,8 @@ def train_trial(params: Dict) -> None:
     from guidedrl.training.loop import train
 
     trial = Trial.from_dict(params["trial"])
+    if params.get("minari"):  # the suite's dataset store (a reused worker may have run another suite)
+        os.environ["MINARI_DATASETS_PATH"] = params["minari"]
     run_dir = Path(params["runs"]) / trial.id
     if (run_dir / DONE).exists():
         return
@@ -190,9 +193,16 @@ def _progress_callback(tune, trials: Sequence[Trial], show: bool, save, errors: 
 
 
 def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Optional[str] = None,
-              address: Optional[str] = None, progress: bool = True, report: bool = True) -> Dict:
+              address: Optional[str] = None, progress: bool = True, report: bool = True,
+              cpus: Optional[int] = None, dataset_options: Optional[Mapping] = None) -> Dict:
     """Run the unfinished ``trials`` on Ray Tune into ``out``; write trials.json, results.csv and
-    (``report``) the report. Returns the trials.json record."""
+    (``report``) the report. Returns the trials.json record.
+
+    Trials that train with a dataset the suite knows how to make (``experiments.datasets``) get
+    it built first, once, into the suite's store (``MINARI_DATASETS_PATH`` if set, else
+    ``OUT/minari``), which their workers read; ``dataset_options`` (``episodes``,
+    ``run_steps``) shrink the recipes for a smoke test. A local Ray gets ``cpus`` CPUs (default:
+    all the machine's), so at most that many trials run at once."""
     ray, tune = _ray()
     out = Path(out).resolve()
     runs = out / "runs"
@@ -231,6 +241,9 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
         return record
 
     write_record()
+    # the dataset commands are printed even without progress: they are how the data were made
+    store = _prepare_datasets(todo, out, lambda text: print(text, file=sys.stderr, flush=True),
+                              dataset_options or {})
     if todo:
         started_ray = not ray.is_initialized()
         if started_ray:
@@ -247,11 +260,12 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
                 if address:
                     ray.init(address=address, **init)
                 else:
-                    ray.init(num_cpus=os.cpu_count() or 1, **init)
+                    ray.init(num_cpus=cpus or os.cpu_count() or 1, **init)
         callback = _progress_callback(tune, todo, progress, write_record, errors)
         tuner = tune.Tuner(
             tune.with_resources(train_trial, {"cpu": 1}),
-            param_space={"trial": tune.grid_search([t.to_dict() for t in todo]), "runs": str(runs)},
+            param_space={"trial": tune.grid_search([t.to_dict() for t in todo]), "runs": str(runs),
+                         **({"minari": str(store)} if store is not None else {})},
             tune_config=tune.TuneConfig(reuse_actors=True,
                                         trial_dirname_creator=lambda trial: Trial.from_dict(trial.config["trial"]).id),
             run_config=tune.RunConfig(
@@ -286,6 +300,23 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
         if item["status"] == "crashed":
             say(f"  crashed: {item['id']}: {item['error']}")
     return record
+
+
+def _prepare_datasets(todo: Sequence[Trial], out: Path, say, options: Mapping) -> Optional[Path]:
+    """Build the datasets the unfinished trials need (those a recipe makes; a trial naming
+    another dataset finds it in the store itself), once, before any trial starts. Returns the
+    store the workers read, or None when no trial uses a dataset."""
+    wanted = [dict(t.overrides).get("dataset") for t in todo]
+    if not any(wanted):
+        return None
+    from guidedrl.experiments import datasets
+
+    store = datasets.dataset_store(out)
+    tasks = list(dict.fromkeys(recipe.task for recipe in map(datasets.recipe_for, filter(None, wanted))
+                               if recipe is not None))
+    if tasks:
+        datasets.build_datasets(tasks, out, store, say=say, **dict(options))
+    return store
 
 
 def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None) -> List[Dict]:

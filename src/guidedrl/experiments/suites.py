@@ -11,6 +11,12 @@ run on two cores (docs/PERFORMANCE.md) — one gradient step per environment ste
 every 2,000 steps with 5 deterministic episodes (every 10% of the budget below 20,000 steps),
 and schedules (PAG's β_t on repulsive tasks, PIG's β_t) that change every 10% of the budget,
 the paper's 50 changes over 2M steps scaled to the budget.
+
+The ``offline`` suite (BENCHMARK.md, "Offline to online") trains each method with a Minari
+dataset (:mod:`guidedrl.experiments.datasets` builds them): its trials carry the dataset id and
+the offline phase in ``overrides``, its ``strategy`` labels name the method (``awac``,
+``awac+sag``, ``awac+pag``, ``sac-preloaded``, ``sac-offline``, ``sac``) and its ``steps`` is the
+online budget.
 """
 
 from __future__ import annotations
@@ -31,6 +37,41 @@ TD3_TASKS = ("PointMass-v0", "SafeCartpole-v0")
 STEPS = {"Pendulum-v1": 20_000}
 """Per-task budget of the paper suite where it differs from the default (100k)."""
 DEFAULT_STEPS = 100_000
+
+OFFLINE_TASKS = ("PointMass-v0", "BallInCup-v0", "SafeCartpole-v0", "Pendulum-v1", "HalfCheetah-v5")
+"""Tasks of the offline suite, each with its dataset (``experiments.datasets.RECIPES``)."""
+OFFLINE_STEPS = 25_000
+"""Offline gradient steps of the offline suite's methods that have an offline phase."""
+OFFLINE_EVAL_EVERY = 2_500
+"""Offline gradient steps between evaluations (every 10% of a smaller offline budget)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One method of the offline suite: a backbone, a guidance, and how it uses the dataset."""
+
+    backbone: str
+    guidance: str
+    dataset: bool
+    """The dataset is loaded (kept beside the replay buffer, never evicted)."""
+    offline: bool
+    """Gradient steps on the dataset alone before the first environment step."""
+    description: str
+
+
+OFFLINE_METHODS: Dict[str, Method] = {
+    "awac": Method("awac", "none", True, True, "AWAC: offline steps on the dataset, then online"),
+    "awac+sag": Method("awac", "sag", True, True, "AWAC, then online with SAG and the task's default guide"),
+    "awac+pag": Method("awac", "pag", True, True, "AWAC, then online with PAG and the task's default guide"),
+    "sac-preloaded": Method("sac", "none", True, False, "SAC with the dataset in its buffer, no offline steps"),
+    "sac-offline": Method("sac", "none", True, True, "SAC with the offline steps, then online (naive fine-tuning)"),
+    "sac": Method("sac", "none", False, False, "SAC from scratch (the baseline)"),
+}
+"""Strategy label -> method (the labels results.csv and the report group by)."""
+OFFLINE_BASELINE = "sac"
+"""The offline suite's baseline: SAC from scratch (P(improvement) of online AUC over it)."""
+OFFLINE_DIP_BASELINE = "sac-offline"
+"""Whose dip the others' is compared with: SAC fine-tuned naively after the same offline steps."""
 
 BENCH = dict(hidden_sizes=(64, 64), batch_size=128, eval_episodes=5, checkpoint_every=10_000,
              progress=False)
@@ -169,14 +210,42 @@ def sensitivity_pig(seeds, steps) -> List[Trial]:
             for beta0 in PIG_BETA0 for delta in PIG_DELTA for s in seeds]
 
 
+def offline(seeds, steps, offline_steps=None) -> List[Trial]:
+    """Per task of ``OFFLINE_TASKS``, each method of ``OFFLINE_METHODS`` (AWAC + SAG/PAG only
+    where the task has a default guide): ``offline_steps`` (default 25k) gradient steps on the
+    task's dataset evaluated every 2.5k, then ``steps`` online (default 100k, Pendulum 20k)."""
+    from guidedrl.envs import TASKS
+    from guidedrl.experiments.datasets import RECIPES
+
+    offline_budget = OFFLINE_STEPS if offline_steps is None else offline_steps
+    offline_eval_every = OFFLINE_EVAL_EVERY if offline_budget >= OFFLINE_STEPS else max(offline_budget // 10, 1)
+    trials = []
+    for task in OFFLINE_TASKS:
+        budget = steps or STEPS.get(task, DEFAULT_STEPS)
+        for label, method in OFFLINE_METHODS.items():
+            if method.guidance != "none" and task not in TASKS:  # no default guide (HalfCheetah-v5)
+                continue
+            overrides = {}
+            if method.dataset:  # the data are there from the first step: no uniform warm-up
+                overrides.update(dataset=RECIPES[task].dataset_id, learning_starts=0)
+            if method.offline:
+                overrides.update(offline_steps=offline_budget, offline_eval_every=offline_eval_every)
+            trials += [_trial(task, method.guidance, method.backbone, s, budget, label=label, **overrides)
+                       for s in seeds]
+    return trials
+
+
 SUITES: Dict[str, Tuple[Callable[..., List[Trial]], int]] = {
     "paper": (paper, 5),
     "quick": (quick, 2),
     "ablation-target": (ablation_target, 5),
     "sensitivity-pag": (sensitivity_pag, 5),
     "sensitivity-pig": (sensitivity_pig, 5),
+    "offline": (offline, 5),
 }
 """Suite name -> (builder, default number of seeds)."""
+WITH_OFFLINE_PHASE = ("offline",)
+"""Suites whose builder takes an offline budget (``--offline-steps``)."""
 
 
 def _check(kind: str, given: Iterable[str], valid: Sequence[str]) -> None:
@@ -187,12 +256,13 @@ def _check(kind: str, given: Iterable[str], valid: Sequence[str]) -> None:
 
 def build_suite(name: str, seeds: Optional[int] = None, steps: Optional[int] = None,
                 tasks: Sequence[str] = (), strategies: Sequence[str] = (),
-                backbones: Sequence[str] = ()) -> List[Trial]:
-    """The trials of suite ``name``: seeds 0..K-1, every task's default budget unless ``steps``,
-    kept to the given tasks / strategies (guidance names) / backbones when those are given.
-    Unknown names raise :class:`ConfigError` listing the valid ones."""
+                backbones: Sequence[str] = (), offline_steps: Optional[int] = None) -> List[Trial]:
+    """The trials of suite ``name``: seeds 0..K-1, every task's default budget unless ``steps``
+    (the online budget, for the offline suite; ``offline_steps`` its offline one), kept to the
+    given tasks / strategies / backbones when those are given. A strategy is a guidance name
+    (every trial with that guidance) or a suite's own label (``awac+pag``, ``sac-offline``,
+    ``pag[phi=0.5,delta=0.9]``). Unknown names raise :class:`ConfigError` listing the valid ones."""
     _check("suite", [name], list(SUITES))
-    _check("strategy", strategies, GUIDANCES)
     _check("backbone", backbones, ALGOS)
     builder, default_seeds = SUITES[name]
     seeds = default_seeds if seeds is None else seeds
@@ -200,16 +270,26 @@ def build_suite(name: str, seeds: Optional[int] = None, steps: Optional[int] = N
         raise ConfigError(f"seeds must be a positive integer, got {seeds!r}")
     if steps is not None and (not isinstance(steps, int) or steps < 10):
         raise ConfigError(f"steps must be an integer of at least 10, got {steps!r}")
-    trials = builder(list(range(seeds)), steps)
+    if offline_steps is not None:
+        if name not in WITH_OFFLINE_PHASE:
+            raise ConfigError(f"offline_steps applies to the {', '.join(WITH_OFFLINE_PHASE)} suite, "
+                              f"not to {name!r}")
+        if not isinstance(offline_steps, int) or isinstance(offline_steps, bool) or offline_steps < 1:
+            raise ConfigError(f"offline_steps must be a positive integer, got {offline_steps!r}")
+        trials = builder(list(range(seeds)), steps, offline_steps)
+    else:
+        trials = builder(list(range(seeds)), steps)
+    labels = [label for label in dict.fromkeys(t.strategy for t in trials) if label not in GUIDANCES]
+    _check("strategy", strategies, list(GUIDANCES) + labels)
     _check("task", tasks, sorted({t.task for t in trials}))
     if strategies:
-        in_suite = sorted({t.guidance for t in trials})
+        in_suite = sorted({t.guidance for t in trials} | {t.strategy for t in trials})
         missing = [s for s in strategies if s not in in_suite]
         if missing:
             raise ConfigError(f"suite {name!r} has no strategy {', '.join(map(repr, missing))}; "
                               f"it has: {', '.join(in_suite)}")
     trials = [t for t in trials if (not tasks or t.task in tasks)
-              and (not strategies or t.guidance in strategies)
+              and (not strategies or t.guidance in strategies or t.strategy in strategies)
               and (not backbones or t.backbone in backbones)]
     if not trials:
         raise ConfigError(f"suite {name!r} has no trial with tasks={list(tasks)}, "

@@ -1,0 +1,449 @@
+"""AWAC on the offline suite's datasets: guidedrl against d3rlpy 2.8.1, the same data, budgets,
+networks, batch and evaluation, side by side (BENCHMARK.md, "Offline to online", claim 5).
+
+For each task and seed, both libraries train AWAC on the task's dataset (the offline suite's
+recipe, ``guidedrl.experiments.datasets.RECIPES``; built into the store if missing) for
+``--offline-steps`` gradient steps evaluated every ``--offline-eval-every``, then fine-tune
+online for ``--online-steps`` environment steps evaluated every ``--eval-every``:
+
+* guidedrl: ``guidedrl.training.loop.train`` with the offline suite's ``awac`` trial config
+  (``guidedrl bench --suite offline``'s settings: 64-64 networks, batch 128, λ = 1, the dataset
+  kept beside the online buffer), one XLA thread;
+* d3rlpy: ``AWAC.fit`` on the same transitions, then ``AWAC.fit_online`` with the dataset as its
+  buffer (online data appended, nothing evicted, as guidedrl does), in its own virtual
+  environment (``.venv-d3rlpy``; d3rlpy pins gymnasium 1.0.0), ``torch.set_num_threads(1)``,
+  with the settings of ``benchmarks/_d3rlpy_awac.py``'s ``build_awac`` (docs/PERFORMANCE.md,
+  "Offline gradient steps against d3rlpy", lists what differs and what cannot be changed).
+
+**The same data.** The dataset's Minari file is read here into flat transitions
+(``offline_speed.read_transitions``: s = obs[:-1], s' = obs[1:], actions rescaled to [-1, 1]),
+checked equal to what guidedrl's own loader gives, and written to an ``.npz`` the d3rlpy worker
+turns into its ``MDPDataset`` (``_d3rlpy_awac.episodes_for_d3rlpy``: a time-limited episode
+gets its final next observation as an extra row), after which the worker checks every episode
+and transition d3rlpy built against the ``.npz`` (``_d3rlpy_awac.check_alignment``).
+
+**The same env and evaluation.** d3rlpy's venv has neither guidedrl nor MuJoCo, so the env
+stays in this process: the worker acts through a ``gymnasium.Env`` that forwards ``reset`` and
+``step`` over a pipe to ``guidedrl.envs.make_env(task)`` here (actions in [-1, 1], clipped to it
+before stepping). Evaluations are guidedrl's: ``--eval-episodes`` deterministic episodes (the
+policy's mean action, ``AWAC.predict``), episode i reset with seed ``seed + EVAL_SEED_OFFSET +
+i`` (``guidedrl.training.evaluate``); online training episode k resets with guidedrl's
+``episode_seed(seed, k)``.
+
+    python benchmarks/d3rlpy_awac.py                                   # every task, 3 seeds, the suite's budgets
+    python benchmarks/d3rlpy_awac.py --tasks Pendulum-v1 --offline-steps 500 --online-steps 0   # smoke
+
+Datasets go to ``--store`` (default: the suite's store ``bench/offline/minari`` if it exists,
+else ``benchmarks/out/d3rlpy_awac/minari``); results to ``--json`` (default
+``benchmarks/out/d3rlpy_awac/results.json``), the table to stdout (and ``--markdown FILE``
+replaces the ``d3rlpy-awac`` section of that file). Wall times are each run's own, evaluation
+included; gradient steps/s exclude evaluation. Benchmarks never assert a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = ROOT / "benchmarks" / "out" / "d3rlpy_awac"
+SUITE_STORE = ROOT / "bench" / "offline" / "minari"
+THREADS = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MUJOCO_GL": "disable"}
+for _name, _value in THREADS.items():  # one core per side, set before anything imports jax or torch
+    os.environ.setdefault(_name, _value)
+sys.path.insert(0, str(HERE))  # the sibling scripts: _d3rlpy_awac (worker), offline_speed, throughput
+
+
+# -- the d3rlpy worker (runs in .venv-d3rlpy: numpy, torch, gymnasium 1.0 and d3rlpy only) ------
+
+
+class _Pipe:
+    """JSON lines to and from the parent over two inherited file descriptors."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.reader = os.fdopen(read_fd, "r")
+        self.writer = os.fdopen(write_fd, "w")
+
+    def ask(self, message: dict) -> dict:
+        self.writer.write(json.dumps(message) + "\n")
+        self.writer.flush()
+        line = self.reader.readline()
+        if not line:
+            raise EOFError("the parent closed the env pipe")
+        return json.loads(line)
+
+
+def _remote_env_class():
+    import gymnasium as gym
+
+    class RemoteEnv(gym.Env):
+        """The parent's env (guidedrl.envs.make_env) seen from the worker: actions in [-1, 1]."""
+
+        def __init__(self, pipe: _Pipe, name: str, obs_dim: int, action_dim: int):
+            self.pipe, self.name = pipe, name
+            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+            self.action_space = gym.spaces.Box(-1.0, 1.0, (action_dim,), np.float32)
+
+        def reset(self, *, seed=None, options=None):
+            reply = self.pipe.ask({"op": "reset", "env": self.name, "seed": seed})
+            return np.asarray(reply["obs"], np.float32), {}
+
+        def step(self, action):
+            reply = self.pipe.ask({"op": "step", "env": self.name,
+                                   "action": np.asarray(action, np.float64).reshape(-1).tolist()})
+            return (np.asarray(reply["obs"], np.float32), float(reply["reward"]), bool(reply["terminated"]),
+                    bool(reply["truncated"]), {})
+
+    return RemoteEnv
+
+
+def worker(args) -> None:
+    """Train d3rlpy's AWAC offline then online, evaluating through the parent; print one JSON line."""
+    import logging
+
+    import structlog
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    import d3rlpy
+    from _d3rlpy_awac import build_awac, check_alignment, episodes_for_d3rlpy
+    from d3rlpy.dataset import MDPDataset
+    from d3rlpy.logging import NoopAdapterFactory
+
+    pipe = _Pipe(args.fd_in, args.fd_out)
+    with np.load(args.data) as file:
+        data = {name: file[name] for name in file.files}
+    arrays = episodes_for_d3rlpy(data)
+    dataset = MDPDataset(arrays["observations"], arrays["actions"], arrays["rewards"], arrays["terminals"],
+                         arrays["timeouts"], action_space=d3rlpy.ActionSpace.CONTINUOUS)
+    alignment = check_alignment(dataset, data)
+    RemoteEnv = _remote_env_class()
+    obs_dim, action_dim = int(data["obs"].shape[1]), int(data["action"].shape[1])
+    train_env = RemoteEnv(pipe, "train", obs_dim, action_dim)
+    eval_env = RemoteEnv(pipe, "eval", obs_dim, action_dim)
+
+    awac = build_awac(tuple(int(h) for h in args.hidden.split(",")), args.batch, args.seed)
+    awac.build_with_dataset(dataset)
+    rows, clock = [], {"eval": 0.0}
+
+    def evaluate(phase: str, offline_step: int, step: int) -> None:
+        started = time.perf_counter()
+        returns = []
+        for episode in range(args.eval_episodes):
+            obs, _ = eval_env.reset(seed=args.seed + args.eval_seed_offset + episode)
+            total, done = 0.0, False
+            while not done:
+                action = awac.predict(obs[None])[0]
+                obs, reward, terminated, truncated, _ = eval_env.step(action)
+                total += reward
+                done = terminated or truncated
+            returns.append(total)
+        clock["eval"] += time.perf_counter() - started
+        rows.append({"phase": phase, "offline_step": offline_step, "step": step,
+                     "eval_return": float(np.mean(returns)), "eval_return_std": float(np.std(returns))})
+
+    quiet = dict(logger_adapter=NoopAdapterFactory(), show_progress=False, with_timestamp=False)
+    started = time.perf_counter()
+    evaluate("offline", 0, 0)
+    if args.offline_steps:
+        awac.fit(dataset, n_steps=args.offline_steps, n_steps_per_epoch=args.offline_eval_every,
+                 save_interval=10**9, evaluators=None,
+                 epoch_callback=lambda algo, epoch, total: evaluate("offline", total, 0), **quiet)
+        if rows[-1]["offline_step"] != args.offline_steps:  # a budget that is not a whole number of epochs
+            evaluate("offline", args.offline_steps, 0)
+    offline_seconds = time.perf_counter() - started
+    offline_eval = clock["eval"]
+    online_seconds = 0.0
+    if args.online_steps:
+        started = time.perf_counter()
+
+        def online_callback(algo, epoch, total_step):
+            if total_step % args.eval_every == 0 or total_step == args.online_steps:
+                evaluate("online", args.offline_steps, total_step)
+
+        awac.fit_online(train_env, buffer=dataset, explorer=None, n_steps=args.online_steps,
+                        n_steps_per_epoch=args.eval_every, update_start_step=0, random_steps=0, eval_env=None,
+                        save_interval=10**9, callback=online_callback, **quiet)
+        online_seconds = time.perf_counter() - started
+    pipe.ask({"op": "done"})
+    print(json.dumps({
+        "rows": rows, "alignment": alignment, "d3rlpy": d3rlpy.__version__, "torch": torch.__version__,
+        "offline_seconds": offline_seconds, "offline_train_seconds": offline_seconds - offline_eval,
+        "online_seconds": online_seconds, "online_train_seconds": online_seconds - (clock["eval"] - offline_eval),
+    }), flush=True)
+
+
+# -- the parent (guidedrl's venv) --------------------------------------------------------------
+
+
+def ensure_dataset(task: str, store: Path) -> dict:
+    """The offline suite's dataset of ``task`` in ``store`` (built by its recipe if missing)."""
+    from guidedrl.experiments.datasets import build_datasets
+
+    return build_datasets([task], OUT, store)[0]
+
+
+def convert(task: str, dataset_id: str, store: Path, seed_dir: Path) -> Path:
+    """The dataset's transitions as the worker's ``.npz``, checked against guidedrl's loader."""
+    from offline_speed import read_transitions
+
+    from guidedrl.envs import make_env
+    from guidedrl.offline import load_transitions
+
+    os.environ["MINARI_DATASETS_PATH"] = str(store)
+    data = read_transitions(dataset_id)
+    env = make_env(task)
+    try:
+        loaded = load_transitions(dataset_id, env)
+    finally:
+        env.close()
+    for name in ("obs", "action", "reward", "next_obs", "terminated", "truncated"):
+        theirs = np.asarray(getattr(loaded, name), np.float32).reshape(data[name].shape)
+        if not np.allclose(theirs, data[name], atol=1e-6):
+            raise SystemExit(f"{dataset_id}: this script's reader and guidedrl's loader differ in {name}")
+    path = seed_dir / f"{dataset_id.replace('/', '__')}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **data)
+    return path
+
+
+def run_guidedrl(task: str, seed: int, args, run_dir: Path) -> dict:
+    """guidedrl's AWAC with the offline suite's trial config, the budgets of ``args``."""
+    import shutil
+
+    from guidedrl.experiments.suites import build_suite
+    from guidedrl.training.loop import train
+
+    trial = next(t for t in build_suite("offline", seeds=seed + 1, steps=max(args.online_steps, 10),
+                                        offline_steps=args.offline_steps, tasks=[task], strategies=["awac"])
+                 if t.seed == seed)
+    config = trial.config(str(run_dir)).replace(
+        steps=args.online_steps, eval_every=args.eval_every, offline_eval_every=args.offline_eval_every,
+        eval_episodes=args.eval_episodes, checkpoint_every=10**9)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    started = time.perf_counter()
+    run = train(config)
+    wall = time.perf_counter() - started
+    rows = [{"phase": r["phase"], "offline_step": int(r["offline_step"]), "step": int(r["step"]),
+             "eval_return": float(r["eval_return"]), "eval_return_std": float(r["eval_return_std"]),
+             "steps_per_second": float(r["steps_per_second"]), "wall_time": float(r["wall_time"])}
+            for r in run.history]
+    offline = [r for r in rows if r["phase"] == "offline"]
+    # the loop's own rate of each interval, evaluation excluded; the first holds compilation
+    # (in this process's first run), so it is left out unless it is the only one (a smoke budget)
+    pairs = list(zip(offline, offline[1:]))
+    pairs = pairs[1:] if len(pairs) > 1 else pairs
+    steps = [b["offline_step"] - a["offline_step"] for a, b in pairs]
+    seconds = [n / b["steps_per_second"] for n, (_, b) in zip(steps, pairs)]
+    rate = sum(steps) / sum(seconds) if steps and all(np.isfinite(seconds)) else float("nan")
+    return {"rows": rows, "wall_seconds": wall, "offline_wall_seconds": offline[-1]["wall_time"],
+            "offline_steps_per_second": rate, "settings": {"hidden_sizes": list(config.hidden_sizes),
+                                                           "batch_size": config.minibatch_size,
+                                                           "awac_lambda": config.awac_lambda}}
+
+
+class _EnvServer:
+    """The envs the worker acts on, in this process: guidedrl.envs.make_env(task)."""
+
+    def __init__(self, task: str, seed: int):
+        from guidedrl.envs import make_env
+        from guidedrl.training.loop import episode_seed
+
+        self.envs = {"train": make_env(task), "eval": make_env(task)}
+        self.episode_seed, self.seed, self.train_episodes = episode_seed, seed, 0
+
+    def answer(self, message: dict) -> dict:
+        env = self.envs[message["env"]]
+        if message["op"] == "reset":
+            seed = message.get("seed")
+            if seed is None and message["env"] == "train":  # guidedrl's training episodes' seeds
+                seed = self.episode_seed(self.seed, self.train_episodes)
+                self.train_episodes += 1
+            obs, _ = env.reset(seed=seed)
+            return {"obs": np.asarray(obs, np.float64).reshape(-1).tolist()}
+        action = np.clip(np.asarray(message["action"], np.float32), -1.0, 1.0)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        return {"obs": np.asarray(obs, np.float64).reshape(-1).tolist(), "reward": float(reward),
+                "terminated": bool(terminated), "truncated": bool(truncated)}
+
+    def close(self):
+        for env in self.envs.values():
+            env.close()
+
+
+def run_d3rlpy(task: str, seed: int, npz: Path, args, log: Path) -> dict:
+    """d3rlpy's AWAC in its own process, its env served from here over a pipe."""
+    from guidedrl.training.evaluate import EVAL_SEED_OFFSET
+
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
+    command = [args.d3rlpy_python, str(Path(__file__).resolve()), "--worker", "--data", str(npz),
+               "--hidden", args.hidden, "--batch", str(args.batch), "--seed", str(seed),
+               "--offline-steps", str(args.offline_steps), "--offline-eval-every", str(args.offline_eval_every),
+               "--online-steps", str(args.online_steps), "--eval-every", str(args.eval_every),
+               "--eval-episodes", str(args.eval_episodes), "--eval-seed-offset", str(EVAL_SEED_OFFSET),
+               "--fd-in", str(to_worker_r), "--fd-out", str(from_worker_w)]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(THREADS)
+    server = _EnvServer(task, seed)
+    started = time.perf_counter()
+    with open(log, "w") as stderr:
+        worker_process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                          cwd=ROOT, pass_fds=(to_worker_r, from_worker_w))
+    os.close(to_worker_r)
+    os.close(from_worker_w)
+    requests, replies = os.fdopen(from_worker_r, "r"), os.fdopen(to_worker_w, "w")
+    try:
+        for line in requests:
+            message = json.loads(line)
+            reply = {} if message["op"] == "done" else server.answer(message)
+            replies.write(json.dumps(reply) + "\n")
+            replies.flush()
+    finally:
+        requests.close()
+        replies.close()
+        server.close()
+    out, _ = worker_process.communicate()
+    wall = time.perf_counter() - started
+    if worker_process.returncode != 0:
+        raise SystemExit(f"{shlex.join(command)} failed ({worker_process.returncode}):\n{log.read_text()[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["wall_seconds"] = wall
+    result["offline_steps_per_second"] = (args.offline_steps / result["offline_train_seconds"]
+                                          if args.offline_steps else float("nan"))
+    return result
+
+
+def _summary(rows: list) -> dict:
+    offline = [r for r in rows if r["phase"] == "offline"]
+    online = [r for r in rows if r["phase"] == "online" and r["step"] > 0]
+    return {"offline_end": offline[-1]["eval_return"] if offline else float("nan"),
+            "final": online[-1]["eval_return"] if online else float("nan")}
+
+
+def table(results: dict) -> str:
+    """Per task: medians over seeds of each side's offline-end and final returns, offline
+    gradient steps/s and wall time."""
+    lines = ["| task | dataset | seeds | offline end: guidedrl | d3rlpy | final (online): guidedrl | d3rlpy | "
+             "offline grad. steps/s: guidedrl | d3rlpy | wall s: guidedrl | d3rlpy |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+
+    def median(values):
+        values = [v for v in values if v == v]
+        return statistics.median(values) if values else float("nan")
+
+    def fmt(value, digits=1):
+        return "—" if value != value else f"{value:,.{digits}f}"
+
+    for task, entry in results.items():
+        runs = entry["seeds"]
+        ours = [_summary(r["guidedrl"]["rows"]) for r in runs]
+        theirs = [_summary(r["d3rlpy"]["rows"]) for r in runs]
+        lines.append(" | ".join([
+            f"| {task}", f"`{entry['dataset']['id']}`", str(len(runs)),
+            fmt(median([s["offline_end"] for s in ours])), fmt(median([s["offline_end"] for s in theirs])),
+            fmt(median([s["final"] for s in ours])), fmt(median([s["final"] for s in theirs])),
+            fmt(median([r["guidedrl"]["offline_steps_per_second"] for r in runs]), 0),
+            fmt(median([r["d3rlpy"]["offline_steps_per_second"] for r in runs]), 0),
+            fmt(median([r["guidedrl"]["wall_seconds"] for r in runs]), 0),
+            fmt(median([r["d3rlpy"]["wall_seconds"] for r in runs]), 0)]) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=None, help="default: the offline suite's tasks")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--offline-steps", type=int, default=25_000)
+    parser.add_argument("--offline-eval-every", type=int, default=2_500)
+    parser.add_argument("--online-steps", type=int, default=None,
+                        help="online environment steps (default: the suite's, 100k, Pendulum 20k; 0: offline only)")
+    parser.add_argument("--eval-every", type=int, default=2_000)
+    parser.add_argument("--eval-episodes", type=int, default=5)
+    parser.add_argument("--hidden", default="64,64")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--store", default=None, help="Minari store (default: bench/offline/minari if it exists)")
+    parser.add_argument("--d3rlpy-python", default=str(ROOT / ".venv-d3rlpy" / "bin" / "python"))
+    parser.add_argument("--json", default=str(OUT / "results.json"))
+    parser.add_argument("--markdown", default=None, help="replace the d3rlpy-awac section of this file")
+    # the worker's own arguments
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--eval-seed-offset", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--fd-in", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--fd-out", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.online_steps = args.online_steps or 0
+        worker(args)
+        return
+
+    if args.offline_steps % args.offline_eval_every and args.offline_steps > args.offline_eval_every:
+        raise SystemExit("--offline-steps must be a multiple of --offline-eval-every (both sides evaluate there)")
+    args.offline_eval_every = min(args.offline_eval_every, args.offline_steps) or 1
+    if not Path(args.d3rlpy_python).exists():
+        raise SystemExit(f"no d3rlpy interpreter at {args.d3rlpy_python}; make it with: python3 -m venv "
+                         ".venv-d3rlpy && .venv-d3rlpy/bin/pip install torch==2.13.0 d3rlpy==2.8.1")
+    from guidedrl.experiments.suites import DEFAULT_STEPS, OFFLINE_TASKS, STEPS
+
+    store = Path(args.store) if args.store else (SUITE_STORE if SUITE_STORE.is_dir() else OUT / "minari")
+    tasks = args.tasks or list(OFFLINE_TASKS)
+    results = {}
+    for task in tasks:
+        online_steps = args.online_steps if args.online_steps is not None else STEPS.get(task, DEFAULT_STEPS)
+        task_args = argparse.Namespace(**{**vars(args), "online_steps": online_steps})
+        record = ensure_dataset(task, store.resolve())
+        print(f"{task}: dataset {record['id']}, {record['episodes']} episodes, {record['steps']} transitions, "
+              f"mean return {record['mean_return']:.1f} (store {store})", flush=True)
+        npz = convert(task, record["id"], store.resolve(), OUT / task)
+        seeds = []
+        for seed in range(args.seeds):
+            ours = run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}")
+            theirs = run_d3rlpy(task, seed, npz, task_args, OUT / task / f"d3rlpy-s{seed}.log")
+            print(f"  seed {seed}: offline end guidedrl {_summary(ours['rows'])['offline_end']:.1f}, "
+                  f"d3rlpy {_summary(theirs['rows'])['offline_end']:.1f}; wall {ours['wall_seconds']:.0f} s"
+                  f" and {theirs['wall_seconds']:.0f} s; d3rlpy's data: {theirs['alignment']['episodes']} episodes, "
+                  f"{theirs['alignment']['transitions']} transitions, aligned", flush=True)
+            seeds.append({"seed": seed, "guidedrl": ours, "d3rlpy": theirs})
+        results[task] = {"dataset": {k: record.get(k) for k in ("id", "episodes", "steps", "mean_return", "commands")},
+                         "online_steps": online_steps, "seeds": seeds}
+
+    import jax
+
+    command = "python benchmarks/d3rlpy_awac.py " + shlex.join(sys.argv[1:])
+    meta = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "jax": jax.__version__, "hidden": args.hidden, "batch": args.batch,
+            "offline_steps": args.offline_steps, "eval_episodes": args.eval_episodes, "store": str(store),
+            "load_average": os.getloadavg()}
+    if results:
+        first = next(iter(results.values()))["seeds"][0]["d3rlpy"]
+        meta.update(d3rlpy=first["d3rlpy"], torch=first["torch"])
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float))
+    body = table(results)
+    print(body)
+    if args.markdown:
+        from throughput import write_section
+
+        write_section(Path(args.markdown), "d3rlpy-awac", body, meta,
+                      note="medians over seeds; wall time with evaluation; gradient steps/s without")
+
+
+if __name__ == "__main__":
+    main()

@@ -108,6 +108,20 @@ def check_alignment(dataset, data) -> dict:
             "episode_2_first_obs": second}
 
 
+def load_checked(path):
+    """The transitions in the ``.npz`` at ``path``, the MDPDataset d3rlpy builds from them, and
+    :func:`check_alignment`'s report (which raises if d3rlpy's episodes are not the data's)."""
+    import d3rlpy
+    from d3rlpy.dataset import MDPDataset
+
+    with np.load(path) as file:
+        data = {name: file[name] for name in file.files}
+    arrays = episodes_for_d3rlpy(data)
+    dataset = MDPDataset(arrays["observations"], arrays["actions"], arrays["rewards"], arrays["terminals"],
+                         arrays["timeouts"], action_space=d3rlpy.ActionSpace.CONTINUOUS)
+    return data, dataset, check_alignment(dataset, data)
+
+
 def build_awac(hidden: tuple, batch: int, seed: int):
     """d3rlpy's AWAC with the shared settings (offline_speed.py's docstring lists them)."""
     import d3rlpy
@@ -151,7 +165,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     import d3rlpy
-    from d3rlpy.dataset import MDPDataset
     from d3rlpy.logging import NoopAdapterFactory
 
     import logging
@@ -159,12 +172,7 @@ def main() -> None:
     import structlog  # d3rlpy's logger: keep its info lines off stdout, which carries the result
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    with np.load(args.data) as file:
-        data = {name: file[name] for name in file.files}
-    arrays = episodes_for_d3rlpy(data)
-    dataset = MDPDataset(arrays["observations"], arrays["actions"], arrays["rewards"], arrays["terminals"],
-                         arrays["timeouts"], action_space=d3rlpy.ActionSpace.CONTINUOUS)
-    alignment = check_alignment(dataset, data)
+    data, dataset, alignment = load_checked(args.data)
 
     hidden = tuple(int(h) for h in args.hidden.split(","))
     awac = build_awac(hidden, args.batch, args.seed)

@@ -120,17 +120,11 @@ def worker(args) -> None:
     torch.set_num_interop_threads(1)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     import d3rlpy
-    from _d3rlpy_awac import build_awac, check_alignment, episodes_for_d3rlpy
-    from d3rlpy.dataset import MDPDataset
+    from _d3rlpy_awac import build_awac, load_checked
     from d3rlpy.logging import NoopAdapterFactory
 
     pipe = _Pipe(args.fd_in, args.fd_out)
-    with np.load(args.data) as file:
-        data = {name: file[name] for name in file.files}
-    arrays = episodes_for_d3rlpy(data)
-    dataset = MDPDataset(arrays["observations"], arrays["actions"], arrays["rewards"], arrays["terminals"],
-                         arrays["timeouts"], action_space=d3rlpy.ActionSpace.CONTINUOUS)
-    alignment = check_alignment(dataset, data)
+    data, dataset, alignment = load_checked(args.data)
     RemoteEnv = _remote_env_class()
     obs_dim, action_dim = int(data["obs"].shape[1]), int(data["action"].shape[1])
     train_env = RemoteEnv(pipe, "train", obs_dim, action_dim)

@@ -47,8 +47,9 @@ RUNS = "dataset-runs"
 """Where the runs some recipes train live, under the suite's output directory."""
 DATASETS_JSON = "datasets.json"
 DONE = "done.json"
-THREADS = {
-    # a dataset command runs alone, before the trials, on one core like a trial
+ONE_CORE_ENV = {
+    # a dataset command runs alone, before the trials, on one core like a trial (runner.py's
+    # workers get the same)
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -185,7 +186,7 @@ def _run_command(args: List[str], store: Path, say: Callable[[str], None]) -> st
     """Run ``guidedrl ARGS`` in its own process with the store in MINARI_DATASETS_PATH; return
     its last output line, or raise naming the command and its error."""
     say(f"$ MINARI_DATASETS_PATH={shlex.quote(str(store))} {command_line(args)}")
-    env = {**os.environ, **THREADS, "MINARI_DATASETS_PATH": str(store)}
+    env = {**os.environ, **ONE_CORE_ENV, "MINARI_DATASETS_PATH": str(store)}
     if os.environ.get("MUJOCO_GL"):
         env["MUJOCO_GL"] = os.environ["MUJOCO_GL"]
     done = subprocess.run([sys.executable, "-m", "guidedrl.cli", *args], env=env, capture_output=True, text=True)

@@ -328,12 +328,7 @@ def _markdown(summary, rows, trials, reps: int, references: Mapping[str, Mapping
                      format_interval(row.get("p_improvement"), row.get("p_improvement_low"),
                                      row.get("p_improvement_high"), 2)]
             lines.append("| " + " | ".join(cells) + " |")
-        reference = references.get(task)
-        if reference is not None:
-            lines += ["", f"The default guide alone (reference, not a run of this table): return "
-                          f"{reference['mean_return']:.1f} ± {reference['std_return']:.1f}, "
-                          f"{reference['catastrophes']} catastrophes in {reference['episodes']} "
-                          f"deterministic episodes (`{reference['command']}`)."]
+        lines += _reference_lines(references.get(task))
         lines.append("")
     lines += _grid_markdown(parameter_grids(summary))
     lines += ["## Figures", "",
@@ -344,6 +339,16 @@ def _markdown(summary, rows, trials, reps: int, references: Mapping[str, Mapping
               "![IQM of AUC and final return](figures/iqm_bars.png)", ""]
     lines += _crashed_lines(trials)
     return "\n".join(lines)
+
+
+def _reference_lines(reference: Optional[dict]) -> List[str]:
+    """The line under a task's table naming its default guide's own return, if it has one."""
+    if reference is None:
+        return []
+    return ["", f"The default guide alone (reference, not a run of this table): return "
+                f"{reference['mean_return']:.1f} ± {reference['std_return']:.1f}, "
+                f"{reference['catastrophes']} catastrophes in {reference['episodes']} "
+                f"deterministic episodes (`{reference['command']}`)."]
 
 
 def _trial_lines(trials) -> List[str]:
@@ -666,12 +671,7 @@ def _offline_markdown(summary, rows, trials, reps: int, references, datasets) ->
                      format_interval(row.get("p_smaller_dip"), row.get("p_smaller_dip_low"),
                                      row.get("p_smaller_dip_high"), 2)]
             lines.append("| " + " | ".join(cells) + " |")
-        reference = references.get(task)
-        if reference is not None:
-            lines += ["", f"The default guide alone (reference, not a run of this table): return "
-                          f"{reference['mean_return']:.1f} ± {reference['std_return']:.1f}, "
-                          f"{reference['catastrophes']} catastrophes in {reference['episodes']} "
-                          f"deterministic episodes (`{reference['command']}`)."]
+        lines += _reference_lines(references.get(task))
         lines.append("")
     lines += ["## Figures", "",
               "Learning curves: IQM over seeds of the evaluation return at each evaluation, shaded: "

@@ -34,18 +34,12 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from guidedrl.errors import GuidedRLError
 from guidedrl.experiments import results as results_mod
+from guidedrl.experiments.datasets import ONE_CORE_ENV
 from guidedrl.experiments.suites import Trial
 
 DONE = "done.json"
-WORKER_ENV = {
-    # one XLA thread per trial: Ray gives each trial one CPU
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MUJOCO_GL": "disable",
-    "PYTHONWARNINGS": "ignore::DeprecationWarning",
-}
+WORKER_ENV = ONE_CORE_ENV
+"""One XLA thread per trial: Ray gives each trial one CPU."""
 
 
 def _ray():

@@ -124,13 +124,18 @@ def critic_step(config, critic_params, target_critic_params, batch: Batch, next_
 # -- agent functions ----------------------------------------------------------------------
 
 
-def init(config, key: jax.Array, obs_dim: int, action_dim: int) -> SACState:
-    """Fresh parameters and optimiser states; the target critics start equal to the critics."""
+def init_networks(actor, config, key: jax.Array, obs_dim: int, action_dim: int) -> Tuple[Any, Any]:
+    """Fresh parameters of ``actor`` and of the twin critics (shared by SAC, TD3 and AWAC): the key
+    split in two, the networks initialised on a zero observation and action."""
     actor_key, critic_key = jax.random.split(key)
     obs = jnp.zeros((1, obs_dim), jnp.float32)
     action = jnp.zeros((1, action_dim), jnp.float32)
-    actor_params = actor_net(config, action_dim).init(actor_key, obs)
-    critic_params = critic_net(config).init(critic_key, obs, action)
+    return actor.init(actor_key, obs), critic_net(config).init(critic_key, obs, action)
+
+
+def init(config, key: jax.Array, obs_dim: int, action_dim: int) -> SACState:
+    """Fresh parameters and optimiser states; the target critics start equal to the critics."""
+    actor_params, critic_params = init_networks(actor_net(config, action_dim), config, key, obs_dim, action_dim)
     log_alpha = jnp.asarray(jnp.log(config.init_temperature), jnp.float32)
     actor_opt, critic_opt, alpha_opt = _optimisers(config)
     return SACState(

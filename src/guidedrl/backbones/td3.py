@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.sac import critic_net, critic_q, critic_step
+from guidedrl.backbones.sac import critic_net, critic_q, critic_step, init_networks
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
 
@@ -69,11 +69,7 @@ def actor_loss(q: jax.Array) -> jax.Array:
 
 def init(config, key: jax.Array, obs_dim: int, action_dim: int) -> TD3State:
     """Fresh parameters; targets start equal to the online networks."""
-    actor_key, critic_key = jax.random.split(key)
-    obs = jnp.zeros((1, obs_dim), jnp.float32)
-    action = jnp.zeros((1, action_dim), jnp.float32)
-    actor_params = actor_net(config, action_dim).init(actor_key, obs)
-    critic_params = critic_net(config).init(critic_key, obs, action)
+    actor_params, critic_params = init_networks(actor_net(config, action_dim), config, key, obs_dim, action_dim)
     actor_opt, critic_opt = _optimisers(config)
     return TD3State(
         actor_params=actor_params,

@@ -30,7 +30,7 @@ import math
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -391,12 +391,13 @@ def _style(strategy: str, backbone: str, colors, backbones: Sequence[str]) -> Di
     return {"color": colors[strategy], "linestyle": linestyles[list(backbones).index(backbone) % len(linestyles)]}
 
 
-def _group_curves(rows, metric: str) -> Dict[Group, Tuple[np.ndarray, np.ndarray]]:
-    """Per (task, strategy, backbone): the evaluation steps and a seeds × steps matrix of
-    ``metric`` (NaN where a seed has no value at a step)."""
+def _group_curves(rows, metric: str, position: Callable[[Mapping], int] = lambda row: row["step"]
+                  ) -> Dict[Group, Tuple[np.ndarray, np.ndarray]]:
+    """Per (task, strategy, backbone): the evaluation positions (``position(row)``, by default the
+    step) and a seeds × positions matrix of ``metric`` (NaN where a seed has no value there)."""
     by_group: Dict[Group, Dict[int, Dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for row in rows:
-        by_group[row["task"], row["strategy"], row["backbone"]][row["seed"]][row["step"]] = float(row[metric])
+        by_group[row["task"], row["strategy"], row["backbone"]][row["seed"]][position(row)] = float(row[metric])
     curves = {}
     for group, by_seed in by_group.items():
         steps = np.array(sorted({step for values in by_seed.values() for step in values}))
@@ -546,16 +547,7 @@ def phase_position(row: Mapping[str, object], switch: int) -> int:
 
 def _phase_curves(rows, metric: str, switches: Mapping[str, int]) -> Dict[Group, Tuple[np.ndarray, np.ndarray]]:
     """:func:`_group_curves` on the phase axis (:func:`phase_position`)."""
-    by_group: Dict[Group, Dict[int, Dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    for row in rows:
-        position = phase_position(row, switches[row["task"]])
-        by_group[row["task"], row["strategy"], row["backbone"]][row["seed"]][position] = float(row[metric])
-    curves = {}
-    for group, by_seed in by_group.items():
-        steps = np.array(sorted({step for values in by_seed.values() for step in values}))
-        matrix = np.array([[values.get(step, np.nan) for step in steps] for _, values in sorted(by_seed.items())])
-        curves[group] = (steps, matrix)
-    return curves
+    return _group_curves(rows, metric, lambda row: phase_position(row, switches[row["task"]]))
 
 
 def _steps_label(value: float) -> str:

@@ -163,6 +163,13 @@ def all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
+def keep_if_finite(new_flat, old_flat, also_finite=True):
+    """(``new_flat`` if it and ``also_finite`` are all finite, else ``old_flat``; whether they
+    were): how a jitted call takes its update back when it produced a non-finite value."""
+    finite = all_finite(new_flat) & also_finite
+    return tuple(jnp.where(finite, new, old) for new, old in zip(new_flat, old_flat)), finite
+
+
 @partial(jax.jit, static_argnames=("config", "layout", "packing", "action_dim"), donate_argnames="flat_state")
 def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_key, act_key, next_inputs,
                      action_dim):
@@ -180,9 +187,7 @@ def learn_and_behave(config, layout, packing, flat_state, flat_batches, learn_ke
         config, packing.unpack(flat_state), batches, jax.random.fold_in(learn_key, env_step), env_step
     )
     action, from_guide = behaviour_packed(config, new_state, next_inputs, act_key, action_dim)
-    new_flat = packing.pack(new_state)
-    finite = all_finite(new_flat) & jnp.all(jnp.isfinite(action))
-    kept = tuple(jnp.where(finite, new, old) for new, old in zip(new_flat, flat_state))
+    kept, finite = keep_if_finite(packing.pack(new_state), flat_state, jnp.all(jnp.isfinite(action)))
     flags = jnp.stack([from_guide, finite]).astype(jnp.float32)
     values = jnp.stack([jnp.asarray(metrics[name], jnp.float32) for name in sorted(metrics)])
     return kept, jnp.concatenate([action, flags, values])
@@ -206,9 +211,7 @@ def offline_update(config, layout, packing, flat_state, dataset_rows, key, start
 
     keys = jax.random.split(jax.random.fold_in(key, start), num_steps)
     new_state, metrics = jax.lax.scan(step, packing.unpack(flat_state), keys)
-    new_flat = packing.pack(new_state)
-    finite = all_finite(new_flat)
-    kept = tuple(jnp.where(finite, new, old) for new, old in zip(new_flat, flat_state))
+    kept, finite = keep_if_finite(packing.pack(new_state), flat_state)
     return kept, jax.tree_util.tree_map(jnp.nanmean, metrics), finite
 
 
@@ -577,19 +580,30 @@ def load_dataset(loop: Loop) -> None:
         "truncated": transitions.truncated,
     }
     count = len(transitions.reward)
-    for prefix, states in (("", transitions.obs), ("next_", transitions.next_obs)):
-        actions = np.zeros((count, loop.action_dim), np.float32)
-        confidences = np.zeros(count, np.float32)
-        if loop.guide is not None:
-            for row, state in enumerate(states):
-                try:
-                    actions[row], confidences[row] = guide_fields(loop.guide, state, loop.action_dim)
-                except Exception as error:
-                    raise GuideError(
-                        f"the guide {loop.guide.name!r} failed on {prefix or ''}observation {row} of dataset "
-                        f"{loop.config.dataset!r}: {_describe(error)}") from error
-        fields[prefix + "guide_action"], fields[prefix + "confidence"] = actions, confidences
+    guide_action = np.zeros((count, loop.action_dim), np.float32)
+    next_guide_action = np.zeros((count, loop.action_dim), np.float32)
+    confidence, next_confidence = np.zeros(count, np.float32), np.zeros(count, np.float32)
+    if loop.guide is not None:
+        # as online: s' of one transition is s of the next within an episode, so the guide is
+        # asked once per state, in the order the states were visited
+        for row in range(count):
+            if row and np.array_equal(transitions.obs[row], transitions.next_obs[row - 1]):
+                guide_action[row], confidence[row] = next_guide_action[row - 1], next_confidence[row - 1]
+            else:
+                guide_action[row], confidence[row] = _guide_on_dataset(loop, transitions.obs[row], "observation", row)
+            next_guide_action[row], next_confidence[row] = _guide_on_dataset(
+                loop, transitions.next_obs[row], "next observation", row)
+    fields.update(guide_action=guide_action, confidence=confidence, next_guide_action=next_guide_action,
+                  next_confidence=next_confidence)
     loop.buffer.add_dataset(fields)
+
+
+def _guide_on_dataset(loop: Loop, state: np.ndarray, what: str, row: int):
+    try:
+        return guide_fields(loop.guide, state, loop.action_dim)
+    except Exception as error:
+        raise GuideError(f"the guide {loop.guide.name!r} failed on the {what} of transition {row} of dataset "
+                         f"{loop.config.dataset!r}: {_describe(error)}") from error
 
 
 def start_episode(loop: Loop) -> None:

@@ -206,7 +206,7 @@ def _dataset(args: object, command: str) -> int:
     mean = "—" if info["mean_return"] is None else f"{info['mean_return']:.2f} ± {info['std_return']:.2f}"
     for field, value in (
         ("path", info["path"]), ("episodes", info["episodes"]), ("steps", info["steps"]),
-        ("episode return", mean), ("env", info["env_id"]), ("max episode steps", info["max_episode_steps"]),
+        ("episode return", mean), ("fingerprint", info["fingerprint"]), ("env", info["env_id"]), ("max episode steps", info["max_episode_steps"]),
         ("observation space", info["observation_space"]), ("action space", info["action_space"]),
         ("algorithm", info["algorithm_name"]), ("guide alone (stored return)", info["guide_return"]),
         ("author", ", ".join(info["author"] or []) or None), ("code", info["code_permalink"]),

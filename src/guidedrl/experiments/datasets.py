@@ -241,7 +241,7 @@ def describe(recipe: Recipe, store: PathLike, runs: PathLike, episodes: Optional
 
         info = dataset_info(str(Path(store) / recipe.dataset_id))
         record.update({name: info[name] for name in ("episodes", "steps", "mean_return", "std_return", "path",
-                                                      "command")})
+                                                      "command", "fingerprint")})
     if recipe.run is not None:
         record["run"] = str(recipe.run_dir(runs))
         record["run_final_return"] = _last_evaluation(recipe.run_dir(runs))
@@ -265,6 +265,7 @@ def build_datasets(tasks: Sequence[str], out: PathLike, store: Optional[PathLike
     out = Path(out).resolve()
     store = Path(store).resolve() if store is not None else dataset_store(out)
     runs = out / RUNS
+    earlier = {record["task"]: record for record in read_records(out)}
     records = []
     for task in tasks:
         recipe = RECIPES[task]
@@ -281,6 +282,7 @@ def build_datasets(tasks: Sequence[str], out: PathLike, store: Optional[PathLike
             say(f"dataset {recipe.dataset_id} ({task}): in {store} (skipped)")
         record = describe(recipe, store, runs, episodes, run_steps)
         record["built_now"] = built
+        _keep_history(record, earlier.get(task), say)
         record["build_seconds"] = time.perf_counter() - started if built else None
         low_high = recipe.target_return
         final = record.get("run_final_return")
@@ -291,6 +293,26 @@ def build_datasets(tasks: Sequence[str], out: PathLike, store: Optional[PathLike
         records.append(record)
     write_records(out, records, store)
     return records
+
+
+def _keep_history(record: Dict[str, object], before: Optional[Mapping[str, object]],
+                  say: Callable[[str], None]) -> None:
+    """Carry ``before``'s earlier builds into ``record``; when the dataset now in the store is not
+    the one ``before`` describes (rebuilt on another machine after its store was lost: a training
+    run in a recipe does not reproduce bit for bit there), keep ``before`` among them and say so,
+    since the suite's finished trials of that task ran on it."""
+    if before is None:
+        return
+    history = list(before.get("earlier_builds") or [])
+    old, new = before.get("fingerprint"), record.get("fingerprint")
+    if old is not None and new is not None and old != new:
+        history.append({name: before.get(name) for name in ("fingerprint", "episodes", "steps", "mean_return",
+                                                            "std_return", "run_final_return")
+                        if before.get(name) is not None})
+        say(f"  note: {record['id']} differs from the build on record (fingerprint {old}, now {new}); "
+            "trials of this task that finished before ran on that one (datasets.json keeps both)")
+    if history:
+        record["earlier_builds"] = history
 
 
 def write_records(out: PathLike, records: Sequence[Mapping[str, object]], store: PathLike) -> Path:

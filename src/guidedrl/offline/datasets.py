@@ -18,6 +18,7 @@ imports ``guidedrl.training`` (the training loop imports this module).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -221,7 +222,14 @@ def dataset_info(spec: str) -> Dict[str, Any]:
     command that made it when guidedrl wrote it."""
     dataset = open_dataset(spec)
     meta = dataset.storage.metadata
-    returns = np.asarray([float(np.sum(episode.rewards)) for episode in _episodes(spec, dataset)], np.float64)
+    digest = hashlib.sha256()
+    returns = []
+    for episode in _episodes(spec, dataset):
+        returns.append(float(np.sum(episode.rewards)))
+        for field in (episode.observations, episode.actions, episode.rewards, episode.terminations,
+                      episode.truncations):
+            _digest_values(digest, field)
+    returns = np.asarray(returns, np.float64)
     env_spec = dataset.env_spec
     return {
         "id": dataset.id,
@@ -230,6 +238,7 @@ def dataset_info(spec: str) -> Dict[str, Any]:
         "steps": int(dataset.total_steps),
         "mean_return": float(returns.mean()) if returns.size else None,
         "std_return": float(returns.std()) if returns.size else None,
+        "fingerprint": digest.hexdigest()[:16],
         "observation_space": _describe_space(dataset.observation_space),
         "action_space": _describe_space(dataset.action_space),
         "env_id": env_spec.id if env_spec is not None else None,
@@ -247,6 +256,24 @@ def dataset_info(spec: str) -> Dict[str, Any]:
         "minari_version": meta.get("minari_version"),
         "data_format": meta.get("data_format"),
     }
+
+
+def _digest_values(digest: Any, values: Any) -> None:
+    """Feed an episode field (an array, or a dict or tuple of them) to ``digest`` by value: float64
+    and int64 in C order, dict keys sorted, so the same transitions give the same fingerprint
+    whatever the file's layout or timestamps."""
+    if isinstance(values, dict):
+        for key in sorted(values):
+            digest.update(str(key).encode())
+            _digest_values(digest, values[key])
+    elif isinstance(values, (tuple, list)):
+        for item in values:
+            _digest_values(digest, item)
+    else:
+        array = np.asarray(values)
+        kind = np.float64 if array.dtype.kind == "f" else np.int64
+        digest.update(np.ascontiguousarray(array, dtype=kind).tobytes())
+        digest.update(str(array.shape).encode())
 
 
 # -- checks and conversion ---------------------------------------------------------------------

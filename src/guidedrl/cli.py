@@ -53,7 +53,7 @@ class BenchArgs:
     """Run a benchmark suite on Ray Tune (one CPU per trial) and write results.csv, summary.csv, report.md and figures."""
 
     suite: str = "quick"
-    """Suite: paper, quick, ablation-target, sensitivity-pag, sensitivity-pig, or offline (AWAC and SAC from Minari datasets the suite builds first, then online) (docs/BENCH.md)."""
+    """Suite: paper, quick, ablation-target, sensitivity-pag, sensitivity-pig, offline (AWAC and SAC from Minari datasets the suite builds first, then online), or confidence (learned confidence, mis-specified regions, JSRL) (docs/BENCH.md)."""
     seeds: Optional[int] = None
     """Seeds per configuration, 0..K-1 (default: 5; quick: 2)."""
     steps: Optional[int] = None
@@ -63,13 +63,15 @@ class BenchArgs:
     tasks: Tuple[str, ...] = ()
     """Only these tasks of the suite."""
     strategies: Tuple[str, ...] = ()
-    """Only these strategies: guidance names (none, rg, sag, pig, pag, residual) or a suite's labels (offline: awac, awac+sag, awac+pag, sac-preloaded, sac-offline, sac)."""
+    """Only these strategies: guidance names (none, rg, sag, pig, pag, residual, jsrl) or a suite's labels (offline: awac, awac+sag, awac+pag, sac-preloaded, sac-offline, sac; confidence: e.g. pag[region=always,confidence=q-gap], jsrl[mode=random])."""
     backbones: Tuple[str, ...] = ()
     """Only these backbones (sac, td3, awac)."""
     out: Optional[str] = None
     """Output directory (default: bench/<suite>); re-running into it skips finished trials."""
     address: Optional[str] = None
     """Join this Ray cluster (e.g. auto or host:6379) instead of starting a local Ray; OUT must be shared storage."""
+    reuse: Tuple[str, ...] = ()
+    """Other suites' output directories (e.g. docs/results/paper) whose finished runs with exactly the same config are carried over instead of trained again."""
     report: Optional[str] = None
     """Only rebuild summary.csv, report.md and figures of this directory from its results.csv (in a bench output directory, first collect every finished run into results.csv, e.g. while the grid still runs)."""
     progress: bool = True
@@ -237,7 +239,7 @@ def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
                          strategies=args.strategies, backbones=args.backbones, offline_steps=args.offline_steps)
     out = args.out or os.path.join("bench", args.suite)
     record = run_suite(trials, out, suite=args.suite, command=command, address=args.address,
-                       progress=args.progress)
+                       progress=args.progress, reuse=args.reuse)
     if (Path(out) / "report.md").exists():
         print(f"report: {Path(out).resolve() / 'report.md'}")
     crashed = sum(1 for t in record["trials"] if t["status"] == "crashed")

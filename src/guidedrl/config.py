@@ -16,16 +16,19 @@ Algo = Literal["sac", "td3", "awac"]
 Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual"]
 CriticTarget = Literal["switched", "actor"]
 AWACWeights = Literal["softmax", "exp-clip"]
+GuideRegion = Literal["default", "always", "narrow", "none-region"]
 
 ALGOS: Tuple[str, ...] = ("sac", "td3", "awac")
 LOOP_FIELDS: Tuple[str, ...] = (
     "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
     "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
     "checkpoint_every", "progress", "trust_code", "debug", "dataset", "offline_steps", "offline_ratio",
-    "offline_eval_every", "offline_chunk",
+    "offline_eval_every", "offline_chunk", "guide_region",
 )
 """Fields only the host loop reads; the jitted agent functions never see them."""
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
+GUIDE_REGIONS: Tuple[str, ...] = ("default", "always", "narrow", "none-region")
+"""``--guide-region``: where the guide is trusted, its own λ or a mis-specified one (guidedrl.guides.regions)."""
 
 
 DEFAULT_GUIDE = "default"
@@ -44,6 +47,8 @@ class Config:
     """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual."""
     guide: Optional[str] = DEFAULT_GUIDE
     """Guide: default (the built-in task's own), a built-in NAME (e.g. lqr), module:attr naming a factory returning a Guide, a checkpoint PATH or a policy file (.msgpack). Unused with guidance none."""
+    guide_region: GuideRegion = "default"
+    """Replace the guide's λ(s) to test a mis-specified region: default (its own), always (λ = 1 everywhere), narrow (its region halved, docs/GUIDES.md), none-region (λ = 0: the guide never acts)."""
     steps: int = 10_000
     """Environment steps to train for (the default run, PAG on SafeCartpole-v0, takes about two minutes on two cores); 0 with --offline-steps trains offline only."""
     seed: int = 0
@@ -202,6 +207,10 @@ class Config:
         if self.guidance not in GUIDANCES:
             raise ConfigError(
                 f"unknown guidance {self.guidance!r}; expected one of {', '.join(GUIDANCES)}"
+            )
+        if self.guide_region not in GUIDE_REGIONS:
+            raise ConfigError(
+                f"unknown guide_region {self.guide_region!r}; expected one of {', '.join(GUIDE_REGIONS)}"
             )
         positive = {
             "batch_size": self.minibatch_size,

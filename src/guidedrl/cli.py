@@ -319,9 +319,10 @@ def _guide(args: GuideArgs) -> int:
         print(json.dumps(result.to_dict()))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"guide {result.guide} on {result.env}: {result.episodes} episodes, reset seeds "
+    table = Table(title=f"guide {escape(result.guide)} on {result.env}: {result.episodes} episodes, reset seeds "
                         f"{result.seed}..{result.seed + result.episodes - 1}",
                   caption="per episode: return (mean ± std), catastrophes, cost; in region: share of the visited "
                           "states where λ(s) >= 0.5 (there the deployed policy lets the guide act; (b), (c): the "
@@ -341,8 +342,8 @@ def _guide(args: GuideArgs) -> int:
     if result.default_region_kept is not None:
         console.print(f"the {result.region} region keeps {result.default_region_kept:.1%} of the default region's "
                       "states along the guide's own trajectories", soft_wrap=True)
-    console.print(f"[bold red]{result.verdict}[/]" if result.guide_worse_than_zero else result.verdict,
-                  soft_wrap=True)
+    verdict = escape(result.verdict)
+    console.print(f"[bold red]{verdict}[/]" if result.guide_worse_than_zero else verdict, soft_wrap=True)
     return 0
 
 

@@ -340,8 +340,10 @@ def _guide(args: GuideArgs) -> int:
     console.print(f"region coverage: {coverage['guide']:.1%} of the states along the guide's own trajectories, "
                   f"{coverage['random']:.1%} along the random policy's", soft_wrap=True)
     if result.default_region_kept is not None:
-        console.print(f"the {result.region} region keeps {result.default_region_kept:.1%} of the default region's "
-                      "states along the guide's own trajectories", soft_wrap=True)
+        kept = {key: "— (none visited)" if share is None else f"{share:.1%}"
+                for key, share in result.default_region_kept.items()}
+        console.print(f"the {result.region} region keeps {kept['guide']} of the default region's visited states "
+                      f"along the guide's own trajectories, {kept['random']} along the random policy's", soft_wrap=True)
     verdict = escape(result.verdict)
     console.print(f"[bold red]{verdict}[/]" if result.guide_worse_than_zero else verdict, soft_wrap=True)
     return 0

@@ -105,10 +105,10 @@ class GuideCheck:
     zero_action: List[float]
     """The zero action in the env's units."""
     policies: Dict[str, PolicyResult]
-    default_region_kept: Optional[float]
-    """With a region other than default: the share of the states in the guide's default region,
-    along its own trajectories, that this region keeps (None with the default region, or when
-    those trajectories never enter it)."""
+    default_region_kept: Optional[Dict[str, Optional[float]]]
+    """With a region other than default: the share of the visited states in the guide's default
+    region that this region keeps, along the guide's own trajectories (``guide``) and the random
+    policy's (``random``); None with the default region, and for trajectories that never enter it."""
 
     @property
     def coverage(self) -> Dict[str, float]:
@@ -182,18 +182,21 @@ def check_guide(env: Union[str, gym.Env], guide: Union[str, Guide] = DEFAULT_GUI
     low, high = (np.asarray(bound, float) for bound in action_bounds(made))
     zero = zero_action(low, high)
     zero_normalized = normalize(zero, low, high).astype(np.float32)
-    policies, visited = {}, []
+    policies, visited = {}, {"guide": [], "random": []}  # trajectories that do not depend on λ
     for key, (label, choose) in POLICIES.items():
         checked.seed(seed)
         policies[key] = _run(made, env_id, checked, key, label, choose, zero_normalized, episodes, seed,
-                             visited if key == "guide" else None)
-    kept = None
-    if checked is not own and visited:
-        in_default = np.array([own(obs)[1] >= DEPLOYED_THRESHOLD for obs in visited])
-        in_checked = np.array([checked(obs)[1] >= DEPLOYED_THRESHOLD for obs in visited])
-        kept = float(np.sum(in_default & in_checked) / np.sum(in_default)) if in_default.any() else None
+                             visited.get(key))
+    kept = None if checked is own else {key: _kept(own, checked, states) for key, states in visited.items()}
     return GuideCheck(env=env_id, guide=checked.name, region=region, episodes=episodes, seed=seed,
                       zero_action=zero.tolist(), policies=policies, default_region_kept=kept)
+
+
+def _kept(own: Guide, checked: Guide, states: List[np.ndarray]) -> Optional[float]:
+    """The share of ``states`` in ``own``'s region that are in ``checked``'s (None if none are in own's)."""
+    in_own = np.array([own(obs)[1] >= DEPLOYED_THRESHOLD for obs in states])
+    in_checked = np.array([checked(obs)[1] >= DEPLOYED_THRESHOLD for obs in states])
+    return float(np.sum(in_own & in_checked) / np.sum(in_own)) if in_own.any() else None
 
 
 def _run(env: gym.Env, env_id: str, guide: Guide, key: str, label: str, choose: Chooser, zero: np.ndarray,

@@ -65,14 +65,27 @@ def test_same_seed_same_numbers_and_the_random_draws_are_paired():
 
 def test_regions_in_the_check_and_the_share_of_the_default_region_they_keep():
     narrow = check_guide("PointMass-v0", region="narrow", episodes=2)
-    assert narrow.guide == "pointmass-medium-sac[narrow]" and 0.0 < narrow.default_region_kept < 1.0
+    assert narrow.guide == "pointmass-medium-sac[narrow]"
+    assert 0.0 < narrow.default_region_kept["guide"] < 1.0 and 0.0 < narrow.default_region_kept["random"] < 1.0
     assert narrow.policies["guide"].returns == check_guide("PointMass-v0", episodes=2).policies["guide"].returns
     everywhere = check_guide("PointMass-v0", region="always", episodes=2)
-    assert everywhere.default_region_kept == 1.0 and everywhere.policies["zero"].in_region == 1.0
+    assert everywhere.default_region_kept == {"guide": 1.0, "random": 1.0}
+    assert everywhere.policies["zero"].in_region == 1.0
     nowhere = check_guide("PointMass-v0", region="none-region", episodes=2)
-    assert nowhere.default_region_kept == 0.0 and nowhere.coverage == {"guide": 0.0, "random": 0.0}
+    assert nowhere.default_region_kept == {"guide": 0.0, "random": 0.0}
+    assert nowhere.coverage == {"guide": 0.0, "random": 0.0}
     assert nowhere.policies["guide+zero"].returns == nowhere.policies["zero"].returns
     assert check_guide("PointMass-v0", episodes=2).default_region_kept is None
+    # the cart-pole reflex alone never goes near a wall: nothing of its region to keep along its own path
+    assert check_guide("SafeCartpole-v0", region="narrow", episodes=1).default_region_kept["guide"] is None
+
+
+def test_check_guide_is_public_and_takes_a_guide_object():
+    import guidedrl
+
+    lqr = guidedrl.names.resolve_guide("lqr", "Pendulum-v1")
+    assert guidedrl.check_guide("Pendulum-v1", lqr, episodes=1).to_dict() == \
+        check_guide("Pendulum-v1", "lqr", episodes=1).to_dict()
 
 
 def test_the_zero_action_is_zero_in_env_units_or_the_middle_of_the_bounds():

@@ -53,6 +53,13 @@ def _cannot_narrow(region: Region, why: str) -> ConfigError:
     return ConfigError(f"the region {region!r} cannot be narrowed: {why}")
 
 
+def _half_threshold(region):
+    """``region`` (one with a ``threshold`` on a distance from 0) with the threshold halved."""
+    if not region.threshold > 0:
+        raise _cannot_narrow(region, "halving a threshold at or below 0 does not shrink the region")
+    return dataclasses.replace(region, threshold=region.threshold / 2.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Constant(Region):
     """The same confidence everywhere."""
@@ -150,9 +157,7 @@ class Sigmoid(Region):
         return float(1.0 / (1.0 + np.exp(-self.sharpness * (self.threshold - self.distance(obs)))))
 
     def narrowed(self) -> "Sigmoid":
-        if not self.threshold > 0:
-            raise _cannot_narrow(self, "halving a threshold at or below 0 does not shrink the region")
-        return dataclasses.replace(self, threshold=self.threshold / 2.0)
+        return _half_threshold(self)
 
     def __repr__(self) -> str:
         return f"sigmoid({_name(self.distance)}, threshold={self.threshold:g}, sharpness={self.sharpness:g})"
@@ -170,9 +175,7 @@ class Near(Region):
         return float(self.distance(obs) < self.threshold)
 
     def narrowed(self) -> "Near":
-        if not self.threshold > 0:
-            raise _cannot_narrow(self, "halving a threshold at or below 0 does not shrink the region")
-        return dataclasses.replace(self, threshold=self.threshold / 2.0)
+        return _half_threshold(self)
 
     def __repr__(self) -> str:
         return f"near({_name(self.distance)}, {self.threshold:g})"

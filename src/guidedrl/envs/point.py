@@ -527,12 +527,13 @@ def circle_guide_policy(obs: np.ndarray) -> np.ndarray:
     return repulsive_reflex(*_circle_away(obs))
 
 
-def circle_wall_distance(obs: np.ndarray) -> float:
-    """The distance from the robot's centre to the nearer wall, WALL_X - |x|."""
+def circle_guide_distance(obs: np.ndarray) -> float:
+    """The distance from the robot's centre to the nearer wall, WALL_X - |x|, from one
+    observation (as :func:`circle_wall_distance` from positions)."""
     return WALL_X - abs(float(obs[0]))
 
 
-circle_guide_confidence = near(circle_wall_distance, CIRCLE_GUIDE_DISTANCE)
+circle_guide_confidence = near(circle_guide_distance, CIRCLE_GUIDE_DISTANCE)
 """1 where the nearer wall is closer than CIRCLE_GUIDE_DISTANCE (|x| > CIRCLE_GUIDE_X), else 0
 (narrowed: closer than half of it)."""
 

@@ -39,6 +39,7 @@ from guidedrl.errors import ConfigError, GuideCheckFailed
 from guidedrl.guidance.common import DEPLOYED_THRESHOLD
 from guidedrl.guides import Guide, with_region
 from guidedrl.names import resolve_guide
+from guidedrl.offline.datasets import normalize_actions
 
 DEFAULT_SEED = 10_000
 """The first episode's reset seed: the one ``guidedrl envs`` measured each guide alone from."""
@@ -154,12 +155,6 @@ def zero_action(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.where((low <= 0.0) & (0.0 <= high), 0.0, (low + high) / 2.0)
 
 
-def normalize(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """An env-unit action in the [-1, 1] space guidedrl's envs take."""
-    low, high = np.asarray(low, float), np.asarray(high, float)
-    return 2.0 * (np.asarray(action, float) - low) / (high - low) - 1.0
-
-
 def check_guide(env: Union[str, gym.Env], guide: Union[str, Guide] = DEFAULT_GUIDE, *, region: str = "default",
                 episodes: int = 5, seed: int = DEFAULT_SEED) -> GuideCheck:
     """Run ``guide`` on ``env`` alone, in its region with the zero or a random action elsewhere,
@@ -181,7 +176,7 @@ def check_guide(env: Union[str, gym.Env], guide: Union[str, Guide] = DEFAULT_GUI
     checked = with_region(own, region)
     low, high = (np.asarray(bound, float) for bound in action_bounds(made))
     zero = zero_action(low, high)
-    zero_normalized = normalize(zero, low, high).astype(np.float32)
+    zero_normalized = normalize_actions(zero, low, high).astype(np.float32)
     policies, visited = {}, {"guide": [], "random": []}  # trajectories that do not depend on λ
     for key, (label, choose) in POLICIES.items():
         checked.seed(seed)

@@ -63,7 +63,8 @@ def resolve_guide(spec: Union[str, Guide], env_id: str, *, region: str = "defaul
     anything. A spec the user typed (``--guide``, ``guide=``) is trusted, the default.
     """
     if not isinstance(spec, (str, Guide)):
-        raise ConfigError(f"a guide is a guidedrl.Guide or a spec (a name, module:attr or path), got a {type(spec).__name__}")
+        raise ConfigError(f"a guide is a guidedrl.Guide or a spec (a name, module:attr or path), "
+                          f"got a {type(spec).__name__}")
     guide = spec if isinstance(spec, Guide) else _resolve_spec(spec, env_id, trust_code, source)
     return with_region(guide, region)
 

@@ -1,6 +1,7 @@
 """guidedrl.guide_check: the guide alone reproduces the stored numbers, the policies differ as
 defined, the same seed gives the same numbers, and a guide worse than doing nothing is flagged."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -88,9 +89,29 @@ def test_check_guide_is_public_and_takes_a_guide_object():
         check_guide("Pendulum-v1", "lqr", episodes=1).to_dict()
 
 
+class ThrottleEnv(gym.Env):
+    """Three steps; the action is a throttle in [1, 3] (env units), paid as the reward."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Box(1.0, 3.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.steps = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.steps += 1
+        return np.zeros(1, np.float32), float(action[0]), False, self.steps == 3, {}
+
+
 def test_the_zero_action_is_zero_in_env_units_or_the_middle_of_the_bounds():
     np.testing.assert_array_equal(zero_action([-2.0, 1.0, -3.0], [2.0, 3.0, -1.0]), [0.0, 2.0, -2.0])
     assert check_guide("Pendulum-v1", "lqr", episodes=1).zero_action == [0.0]
+    full = Guide(lambda obs: np.array([1.0]), guides.always(1.0), name="full-throttle")  # [-1, 1]: 1 is 3.0
+    result = check_guide(ThrottleEnv(), full, episodes=2)
+    assert result.zero_action == [2.0] and result.policies["zero"].returns == [6.0, 6.0]
+    assert result.policies["guide"].returns == [9.0, 9.0] and not result.guide_worse_than_zero
 
 
 def test_failures_and_bad_inputs_are_one_line():

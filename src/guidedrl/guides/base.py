@@ -45,7 +45,9 @@ class Guide:
         action_low, action_high: the env's action bounds, when ``policy`` speaks env units.
 
     ``guide_region`` is the ``--guide-region`` applied to it (``"default"``: λ as given;
-    :func:`guidedrl.guides.with_region` makes the others). Every call is checked: a wrong action shape, a non-finite action or a confidence outside
+    :func:`guidedrl.guides.with_region` makes the others).
+
+    Every call is checked: a wrong action shape, a non-finite action or a confidence outside
     [0, 1] raise :class:`GuideError` naming the guide, the value and what was expected.
     """
 

@@ -19,17 +19,20 @@ Confidence = Literal["given", "q-gap", "q-gap-soft"]
 JSRLMode = Literal["curriculum", "random"]
 CriticTarget = Literal["switched", "actor"]
 AWACWeights = Literal["softmax", "exp-clip"]
+GuideRegion = Literal["default", "always", "narrow", "none-region"]
 
 ALGOS: Tuple[str, ...] = ("sac", "td3", "awac")
 LOOP_FIELDS: Tuple[str, ...] = (
     "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
     "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
     "checkpoint_every", "progress", "trust_code", "debug", "dataset", "offline_steps", "offline_ratio",
-    "offline_eval_every", "offline_chunk", "jsrl_mode", "jsrl_stages", "jsrl_window", "jsrl_tolerance",
-    "jsrl_guide_episodes",
+    "offline_eval_every", "offline_chunk", "guide_region", "jsrl_mode", "jsrl_stages", "jsrl_window",
+    "jsrl_tolerance", "jsrl_guide_episodes",
 )
 """Fields only the host loop reads; the jitted agent functions never see them."""
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual", "jsrl")
+GUIDE_REGIONS: Tuple[str, ...] = ("default", "always", "narrow", "none-region")
+"""``--guide-region``: where the guide is trusted, its own λ or a mis-specified one (guidedrl.guides.regions)."""
 CONFIDENCES: Tuple[str, ...] = ("given", "q-gap", "q-gap-soft")
 SWITCHING: Tuple[str, ...] = ("sag", "pag")
 """The strategies that switch between the guide's action and the actor's: a learned confidence narrows that switch."""
@@ -51,6 +54,8 @@ class Config:
     """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual, jsrl (jump-start: the guide for the first h steps of each episode)."""
     guide: Optional[str] = DEFAULT_GUIDE
     """Guide: default (the built-in task's own), a built-in NAME (e.g. lqr), module:attr naming a factory returning a Guide, a checkpoint PATH or a policy file (.msgpack). Unused with guidance none."""
+    guide_region: GuideRegion = "default"
+    """Replace the guide's λ(s) to test a mis-specified region: default (its own), always (λ = 1 everywhere), narrow (its region halved, docs/GUIDES.md), none-region (λ = 0: the guide never acts)."""
     steps: int = 10_000
     """Environment steps to train for (the default run, PAG on SafeCartpole-v0, takes about two minutes on two cores); 0 with --offline-steps trains offline only."""
     seed: int = 0
@@ -242,6 +247,10 @@ class Config:
             raise ConfigError(f"jsrl_mode must be curriculum or random, got {self.jsrl_mode!r}")
         if not 0.0 <= self.jsrl_tolerance < 1.0:
             raise ConfigError(f"jsrl_tolerance must be in [0, 1), got {self.jsrl_tolerance!r}")
+        if self.guide_region not in GUIDE_REGIONS:
+            raise ConfigError(
+                f"unknown guide_region {self.guide_region!r}; expected one of {', '.join(GUIDE_REGIONS)}"
+            )
         positive = {
             "jsrl_stages": self.jsrl_stages,
             "jsrl_window": self.jsrl_window,

@@ -514,9 +514,12 @@ def bind_guide(config: Config, strategy: Any, guide: Any, train_env: gym.Env, re
     """The run's guide (given, or resolved from ``config.guide``), bound to the env's sizes and seeded."""
     obs_dim = int(np.prod(train_env.observation_space.shape))
     action_dim = int(np.prod(train_env.action_space.shape))
-    if guide is None and config.guide is not None:
+    if guide is not None:
+        guide = resolve_guide(guide, config.env, region=config.guide_region)
+    elif config.guide is not None:
         from_file = resume_meta is not None and not resume_meta.get("guide_named_again")
-        guide = resolve_guide(config.guide, config.env, trust_code=not from_file or config.trust_code,
+        guide = resolve_guide(config.guide, config.env, region=config.guide_region,
+                              trust_code=not from_file or config.trust_code,
                               source=os.path.join(resume_meta["directory"], checkpoint.META) if from_file else None)
     if strategy.uses_guide and guide is None:
         raise ConfigError(

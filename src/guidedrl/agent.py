@@ -14,7 +14,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from guidedrl.backbones import get_backbone
-from guidedrl.guidance import confidence, get_strategy
+from guidedrl import confidence
+from guidedrl.guidance import get_strategy
 from guidedrl.types import Batch, EpisodeClock, GuideFields, Metrics
 
 
@@ -53,7 +54,7 @@ def act(
     ``uniform`` replaces the actor's proposal by a uniform draw (the warm-up); the
     strategy still decides on top of it, so a guide acts from the very first step. ``clock``
     says where in its episode the action falls (default: no jump-start horizon). With a learned
-    confidence, λ(s) is narrowed to λ̂(s) by the current critics first (guidance.confidence).
+    confidence, λ(s) is narrowed to λ̂(s) by the current critics first (guidedrl.confidence).
     """
     backbone = get_backbone(config.algo)
     strategy = get_strategy(config.guidance)

@@ -1,4 +1,4 @@
-"""The learned confidence (guidance.confidence): exact values of λ̂ with hand-set critics, when
+"""The learned confidence (guidedrl.confidence): exact values of λ̂ with hand-set critics, when
 acting and inside the critic target at s', and what it refuses."""
 
 import jax
@@ -10,7 +10,8 @@ from guidedrl import agent
 from guidedrl.backbones import sac
 from guidedrl.config import Config
 from guidedrl.errors import ConfigError
-from guidedrl.guidance import confidence, get_strategy
+from guidedrl import confidence
+from guidedrl.guidance import get_strategy
 from guidedrl.types import Batch, GuideFields
 
 
@@ -39,7 +40,7 @@ def _hand_critic(preferred):
     return lambda config, state, obs, action: -jnp.sum((action - preferred) ** 2, axis=-1)
 
 
-@pytest.mark.parametrize("algo", ["sac", "td3"])
+@pytest.mark.parametrize("algo", ["sac", "td3", "awac"])
 def test_acting_narrows_lambda_with_the_current_critics(monkeypatch, algo):
     config = Config(algo=algo, guidance="sag", confidence="q-gap", hidden_sizes=(8, 8))
     state = agent.init(config, jax.random.PRNGKey(0), 3, 1)

@@ -21,6 +21,7 @@ from guidedrl.networks import (
     tanh_gaussian_log_prob,
     tanh_gaussian_sample,
 )
+from guidedrl import confidence
 from guidedrl.types import Batch, Metrics
 
 if TYPE_CHECKING:  # the strategies import the backbones' losses
@@ -110,8 +111,7 @@ def critic_step(config, critic_params, target_critic_params, batch: Batch, next_
         return jnp.min(critic_apply(target_critic_params, batch.next_obs, action), axis=0)
 
     confidence_metrics = {}
-    if config.confidence != "given":  # λ̂(s') from the target critics, in place of λ(s') (guidance.confidence)
-        from guidedrl.guidance import confidence  # (guidance imports this module)
+    if config.confidence != "given":  # λ̂(s') from the target critics, in place of λ(s') (guidedrl.confidence)
         guided = strategy.guided_action(config, strategy_state, batch.next_obs, batch.next_guide_action, key,
                                         False, env_step)
         narrowed = confidence.rate(config, batch.next_confidence, target_q, guided, next_action)

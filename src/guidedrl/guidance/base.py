@@ -26,7 +26,7 @@ step within the episode and the jump-start horizon the loop's curriculum set (JS
 GuidedActionFn = Callable[..., jax.Array]
 """guided_action(config, strategy_state, obs, guide_action, key, deterministic, env_step) -> the
 action the guide's side of the switch executes (SAG: a_g(s); PAG: the perturbed ã(s)), which a
-learned confidence rates against the actor's (guidedrl.guidance.confidence)."""
+learned confidence rates against the actor's (guidedrl.confidence)."""
 CurriculumFn = Callable[..., Any]
 """curriculum(config) -> a host-side object (guidance.jsrl.JumpStart) the loop asks for each
 episode's jump-start horizon and tells each evaluation's return; it measures itself on the

@@ -21,17 +21,14 @@ below, and is unresolved otherwise (rliable's probability of improvement, as ben
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import write_section  # noqa: E402
+from claims import run_claims  # noqa: E402
 
 from guidedrl.experiments import results, stats  # noqa: E402
 from guidedrl.experiments.results import KEYS, online_curve  # noqa: E402
@@ -89,23 +86,10 @@ def verdicts(rows, reps: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path)
-    parser.add_argument("--reps", type=int, default=10_000)
-    parser.add_argument("--section", default=None, help="write the table into docs/RESULTS.md between these markers")
-    parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "RESULTS.md")
-    args = parser.parse_args()
-    rows = results.read_results(args.results)
-    table = ["| claim | task | comparison | measure | runs | estimate [95% CI] | verdict |",
-             "|--:|---|---|---|--:|--:|---|"]
-    table += [f"| {' | '.join(str(item) for item in row)} |" for row in verdicts(rows, args.reps)]
-    text = "\n".join(table)
-    print(text)
-    if args.section:
-        meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-                "command": "python benchmarks/offline_claims.py " + " ".join(sys.argv[1:])}
-        write_section(args.doc, args.section, text, meta,
-                      note=f"over seeds, rliable, {args.reps} resamples")
+    run_claims(__doc__, "| claim | task | comparison | measure | runs | estimate [95% CI] | verdict |\n"
+                        "|--:|---|---|---|--:|--:|---|",
+               lambda rows, reps: (f"| {' | '.join(str(item) for item in row)} |" for row in verdicts(rows, reps)),
+               "offline_claims.py", "over seeds, rliable, {reps} resamples")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def _source(tmp_path, suite, runs):
     for trial, last in runs.items():
         trials.append({"id": trial.id, "task": trial.task, "strategy": trial.strategy, "backbone": trial.backbone,
                        "seed": trial.seed, "steps": trial.steps, "status": "finished", "error": None})
-        for step in range(0, last + 1, 50_000):
+        for step in (0, last // 2, last):
             rows.append({"task": trial.task, "strategy": trial.strategy, "backbone": trial.backbone,
                          "seed": trial.seed, "step": step, "eval_return": float(step) / 1000})
     (source / "trials.json").write_text(json.dumps({"suite": suite, "trials": trials}))
@@ -60,7 +60,7 @@ def test_reuse_carries_over_only_finished_runs_with_the_same_config(tmp_path):
     out = tmp_path / "out"
     (out / "runs").mkdir(parents=True)
     carried = runner.carry_over(trials, out, [source])
-    assert carried == {sag.id: str(source)}
+    assert carried == {sag.id: f"{source} ({sag.id})"}
     with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["strategy"], int(r["step"])) for r in rows] == [("sag", 0), ("sag", 50_000), ("sag", 100_000)]
@@ -68,6 +68,19 @@ def test_reuse_carries_over_only_finished_runs_with_the_same_config(tmp_path):
     # a second pass finds nothing more to carry, and keeps what is there
     assert runner.carry_over(trials, out, [source]) == {}
     assert len(runner.recorded_runs(out)[("PointMass-v0", "sag", "sac", 0)]) == 3
+
+
+def test_reuse_matches_configs_across_labels(tmp_path):
+    """The offline suite's SAC from scratch (label ``sac``) is the paper suite's ``none``: carried
+    over and relabelled; its runs with a dataset are not."""
+    paper = build_suite("paper", seeds=1, tasks=["Pendulum-v1"], backbones=["sac"])
+    source = _source(tmp_path, "paper", {t: t.steps for t in paper})
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    offline = build_suite("offline", seeds=1, tasks=["Pendulum-v1"])
+    carried = runner.carry_over(offline, out, [source])
+    assert carried == {"Pendulum-v1__sac__sac__s0": f"{source} (Pendulum-v1__sac__none__s0)"}
+    assert {key[1] for key in runner.recorded_runs(out)} == {"sac"}
 
 
 def test_reuse_never_matches_a_run_with_another_config(tmp_path):

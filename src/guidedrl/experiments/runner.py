@@ -82,10 +82,16 @@ def recorded_runs(out) -> Dict:
     return runs
 
 
+def _config_key(trial: Trial) -> str:
+    """What a run trained with, as a comparable string (its config without the output directory)."""
+    return json.dumps({**trial.config().to_dict(), "out": None}, sort_keys=True, default=str)
+
+
 def carry_over(trials: Sequence[Trial], out: Path, sources: Sequence, say=lambda text: None) -> Dict[str, str]:
     """Copy into ``OUT/results.csv`` the rows of runs another suite's output directory already
-    finished with exactly the same training config (same id, same :meth:`Trial.config`, e.g. the
-    confidence suite's ``sag``, ``pag`` and ``none`` from the paper suite's), so they are not
+    finished with exactly the same training config (:meth:`Trial.config`, whatever the label: the
+    confidence suite's ``sag``, ``pag`` and ``none`` are the paper suite's; the offline suite's
+    ``sac`` is the paper suite's ``none``), relabelled as this suite's trial, so they are not
     trained again. A source is a directory with that suite's trials.json and results.csv (as kept
     in docs/results/); its trials are rebuilt from the suite's builder at its default budgets, so a
     source run with other settings never matches. Returns {trial id: source} of those carried."""
@@ -105,24 +111,24 @@ def carry_over(trials: Sequence[Trial], out: Path, sources: Sequence, say=lambda
         finished = {t["id"]: t for t in record.get("trials", []) if t.get("status") == "finished"}
         builder = SUITES[record["suite"]][0]
         seeds = sorted({int(t["seed"]) for t in finished.values()})
-        theirs = {t.id: t for t in builder(seeds, None)} if seeds else {}
+        theirs = {}
+        for trial in (builder(seeds, None) if seeds else []):
+            if trial.id in finished and finished[trial.id]["steps"] == trial.steps:
+                theirs.setdefault(_config_key(trial), trial)
         rows = recorded_runs(source)
         for trial_id, trial in list(wanted.items()):
-            source_trial = theirs.get(trial_id)
-            if (source_trial is None or trial_id not in finished or finished[trial_id]["steps"] != trial.steps
-                    or source_trial.config().to_dict() != trial.config().to_dict()):
-                continue
-            run_rows = rows.get(_key(trial))
+            source_trial = theirs.get(_config_key(trial))
+            run_rows = rows.get(_key(source_trial)) if source_trial is not None else None
             if not run_rows or max(int(r["step"]) for r in run_rows) != trial.steps:
                 continue
-            added += run_rows
-            carried[trial_id] = str(source)
+            added += [{**row, "strategy": trial.strategy} for row in run_rows]
+            carried[trial_id] = f"{source} ({source_trial.id})"
             del wanted[trial_id]
     if added:
         existing = [row for runs in ours.values() for row in runs]
         results_mod.write_results(out / "results.csv", existing + added)
         say(f"guidedrl bench: {len(carried)} runs carried over with the same config from "
-            f"{', '.join(sorted(set(carried.values())))}")
+            f"{', '.join(sorted({str(s) for s in sources}))}")
     return carried
 
 

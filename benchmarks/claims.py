@@ -85,26 +85,35 @@ def comparisons(rows, reps: int):
     return [row for row in found if row is not None]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_claims(doc: str, header: str, table_rows, command: str, note: str) -> None:
+    """The command line of a claims script: read ``results`` (a results.csv), print the table of
+    ``table_rows(rows, reps)`` (each a markdown table row) under ``header``, and with
+    ``--section`` write it into docs/RESULTS.md between that section's markers."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--reps", type=int, default=10_000)
     parser.add_argument("--section", default=None, help="write the table into docs/RESULTS.md between these markers")
     parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "RESULTS.md")
     args = parser.parse_args()
     rows = results.read_results(args.results)
-    table = ["| claim | task | backbone | comparison | measure | runs | P(X better than Y) [95% CI] | verdict |",
-             "|--:|---|---|---|---|--:|--:|---|"]
-    for claim, task, backbone, pair, label, nx, ny, p, low, high, verdict in comparisons(rows, args.reps):
-        table.append(f"| {claim} | {task} | {backbone} | {pair} | {label} | {nx} v {ny} | "
-                     f"{p:.2f} [{low:.2f}, {high:.2f}] | {verdict} |")
-    text = "\n".join(table)
+    text = "\n".join([header] + list(table_rows(rows, args.reps)))
     print(text)
     if args.section:
         meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-                "command": "python benchmarks/claims.py " + " ".join(sys.argv[1:])}
-        write_section(args.doc, args.section, text, meta,
-                      note=f"probability of improvement over seeds, rliable, {args.reps} resamples")
+                "command": f"python benchmarks/{command} " + " ".join(sys.argv[1:])}
+        write_section(args.doc, args.section, text, meta, note=note.format(reps=args.reps))
+
+
+def _table_rows(rows, reps):
+    for claim, task, backbone, pair, label, nx, ny, p, low, high, verdict in comparisons(rows, reps):
+        yield (f"| {claim} | {task} | {backbone} | {pair} | {label} | {nx} v {ny} | "
+               f"{p:.2f} [{low:.2f}, {high:.2f}] | {verdict} |")
+
+
+def main() -> None:
+    run_claims(__doc__, "| claim | task | backbone | comparison | measure | runs | P(X better than Y) [95% CI] | verdict |\n"
+                        "|--:|---|---|---|---|--:|--:|---|", _table_rows, "claims.py",
+               "probability of improvement over seeds, rliable, {reps} resamples")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ i`` (``guidedrl.training.evaluate``); online training episode k resets with guid
 
     python benchmarks/d3rlpy_awac.py                                   # every task, 3 seeds, the suite's budgets
     python benchmarks/d3rlpy_awac.py --tasks Pendulum-v1 --offline-steps 500 --online-steps 0   # smoke
+    python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline   # guidedrl's side: the suite's awac runs
 
 Datasets go to ``--store`` (default: the suite's store ``bench/offline/minari`` if it exists,
 else ``benchmarks/out/d3rlpy_awac/minari``); results to ``--json`` (default
@@ -188,6 +189,7 @@ def ensure_dataset(task: str, store: Path) -> dict:
     """The offline suite's dataset of ``task`` in ``store`` (built by its recipe if missing)."""
     from guidedrl.experiments.datasets import build_datasets
 
+    OUT.mkdir(parents=True, exist_ok=True)
     return build_datasets([task], OUT, store)[0]
 
 
@@ -249,6 +251,34 @@ def run_guidedrl(task: str, seed: int, args, run_dir: Path) -> dict:
             "offline_steps_per_second": rate, "settings": {"hidden_sizes": list(config.hidden_sizes),
                                                            "batch_size": config.minibatch_size,
                                                            "awac_lambda": config.awac_lambda}}
+
+
+def suite_guidedrl(task: str, seed: int, args, suite_dir: Path) -> dict:
+    """guidedrl's side read from the offline suite's own ``awac`` run of (task, seed) in
+    ``suite_dir``/results.csv instead of trained again: the same trial config (the suite's budgets
+    must be the ones asked for), its rows as the loop logged them. Wall time is the run's own
+    (``wall_time`` of its last row: evaluations included, start-up and compilation not)."""
+    from guidedrl.experiments import results
+
+    rows = [r for r in results.read_results(suite_dir / "results.csv")
+            if r["task"] == task and r["strategy"] == "awac" and int(r["seed"]) == seed]
+    if not rows:
+        raise SystemExit(f"{suite_dir / 'results.csv'} has no finished awac run of {task}, seed {seed}")
+    rows = [{"phase": r["phase"], "offline_step": int(r["offline_step"]), "step": int(r["step"]),
+             "eval_return": float(r["eval_return"]), "eval_return_std": float(r["eval_return_std"]),
+             "steps_per_second": float(r["steps_per_second"]), "wall_time": float(r["wall_time"])}
+            for r in rows]
+    rows.sort(key=lambda r: (r["phase"] != "offline", r["offline_step"], r["step"]))
+    offline = [r for r in rows if r["phase"] == "offline"]
+    if offline[-1]["offline_step"] != args.offline_steps or rows[-1]["step"] != args.online_steps:
+        raise SystemExit(f"the suite's {task} awac run (seed {seed}) has {offline[-1]['offline_step']} offline and "
+                         f"{rows[-1]['step']} online steps, not the {args.offline_steps} and {args.online_steps} asked for")
+    pairs = list(zip(offline, offline[1:]))[1:]  # the first interval holds compilation
+    steps = [b["offline_step"] - a["offline_step"] for a, b in pairs]
+    seconds = [n / b["steps_per_second"] for n, (_, b) in zip(steps, pairs)]
+    rate = sum(steps) / sum(seconds) if steps and all(np.isfinite(seconds)) else float("nan")
+    return {"rows": rows, "wall_seconds": rows[-1]["wall_time"], "offline_wall_seconds": offline[-1]["wall_time"],
+            "offline_steps_per_second": rate, "from_suite": str(suite_dir)}
 
 
 class _EnvServer:
@@ -373,6 +403,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--store", default=None, help="Minari store (default: bench/offline/minari if it exists)")
     parser.add_argument("--d3rlpy-python", default=str(ROOT / ".venv-d3rlpy" / "bin" / "python"))
+    parser.add_argument("--guidedrl-from", type=Path, default=None,
+                        help="take guidedrl's side from this offline suite output's awac runs (its results.csv) "
+                             "instead of training it again")
     parser.add_argument("--json", default=str(OUT / "results.json"))
     parser.add_argument("--markdown", default=None, help="replace the d3rlpy-awac section of this file")
     # the worker's own arguments
@@ -408,7 +441,8 @@ def main() -> None:
         npz = convert(task, record["id"], store.resolve(), OUT / task)
         seeds = []
         for seed in range(args.seeds):
-            ours = run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}")
+            ours = (suite_guidedrl(task, seed, task_args, args.guidedrl_from) if args.guidedrl_from is not None
+                    else run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}"))
             theirs = run_d3rlpy(task, seed, npz, task_args, OUT / task / f"d3rlpy-s{seed}.log")
             print(f"  seed {seed}: offline end guidedrl {_summary(ours['rows'])['offline_end']:.1f}, "
                   f"d3rlpy {_summary(theirs['rows'])['offline_end']:.1f}; wall {ours['wall_seconds']:.0f} s"

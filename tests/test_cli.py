@@ -84,3 +84,64 @@ def test_a_gymnasium_mujoco_task_trains_alone_when_it_has_no_default_guide(tmp_p
     assert json.loads((out / "config.json").read_text())["guidance"] == "none"
     # naming a strategy that needs a guide, without one, is still an error
     assert cli.main(["train", "--env", "HalfCheetah-v5", "--guidance", "sag", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_train_help_has_the_guide_region_line():
+    result = subprocess.run([sys.executable, "-m", "guidedrl.cli", "train", "--help"],
+                            capture_output=True, text=True, check=True)
+    text = " ".join(result.stdout.replace("│", " ").split())  # the help's lines, out of their box
+    assert "--guide-region {default,always,narrow,none-region}" in text
+    assert "Replace the guide's λ(s) to test a mis-specified region" in text
+
+
+def test_guide_check_prints_a_table_or_json(capsys):
+    from guidedrl.envs import stored_alone
+
+    assert cli.main(["guide", "check", "--env", "SafeCartpole-v0", "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert list(result["policies"]) == ["guide", "guide+zero", "guide+random", "zero", "random"]
+    assert result["policies"]["guide"]["returns"] == stored_alone()["SafeCartpole-v0"]["returns"][:2]
+    assert result["policies"]["random"]["catastrophes_per_episode"] == 1.0
+    assert (result["seed"], result["guide_worse_than_zero"], result["zero_action"]) == (10_000, False, [0.0])
+    assert cli.main(["guide", "check", "--env", "PointMass-v0", "--guide-region", "narrow", "--episodes", "2",
+                     "--seed", "0"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    for text in ("guide pointmass-medium-sac[narrow] on PointMass-v0: 2 episodes, reset seeds 0..1",
+                 "(a) guide alone", "(e) random", "region coverage:", "the narrow region keeps",
+                 "Inside its region the guide does at least as well as the zero action"):
+        assert text in printed
+
+
+def test_guide_check_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "guidecheck_user_guides.py").write_text(
+        "import numpy as np\n"
+        "from guidedrl import Guide\n\n"
+        "def plain():\n"
+        "    return Guide(lambda obs: np.zeros(1), lambda obs: 1.0, name='plain')\n\n"
+        "def failing():\n"
+        "    def policy(obs):\n"
+        "        raise RuntimeError('encoder lost')\n"
+        "    return Guide(policy, lambda obs: 1.0, name='failing')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # refused input: exit 2
+    assert cli.main(["guide", "check", "--env", "NoSuchTask-v0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("guidedrl: error: unknown environment id 'NoSuchTask-v0'") and err.count("\n") == 1
+    assert cli.main(["guide", "check", "--env", "SafeCartpole-v0", "--guide", "guidecheck_user_guides:plain",
+                     "--guide-region", "narrow"]) == 2
+    err = capsys.readouterr().err
+    assert "guide 'plain' has a confidence guidedrl cannot narrow" in err and err.count("\n") == 1
+    assert cli.main(["guide", "check", "--env", "SafeCartpole-v0", "--guide-region", "wide"]) == 2
+    assert "wide" in capsys.readouterr().err
+    assert cli.main(["train", "--guide-region", "wide", "--out", str(tmp_path / "r")]) == 2
+    assert "invalid choice 'wide' for argument '--guide-region'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+    # the guide fails while the check runs it: exit 1, one line; GUIDEDRL_DEBUG adds the traceback
+    failing = ["guide", "check", "--env", "SafeCartpole-v0", "--guide", "guidecheck_user_guides:failing"]
+    assert cli.main(failing) == 1
+    err = capsys.readouterr().err
+    assert err == ("guidedrl: error: the guide 'failing' failed in the check's policy 'guide', episode 0, step 0: "
+                   "RuntimeError: encoder lost\n")
+    monkeypatch.setenv("GUIDEDRL_DEBUG", "1")
+    assert cli.main(failing) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -7,15 +7,16 @@ training loop, the evaluator and the checkpoints only ever see these.
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from guidedrl.backbones import get_backbone
+from guidedrl import confidence
 from guidedrl.guidance import get_strategy
-from guidedrl.types import Batch, GuideFields, Metrics
+from guidedrl.types import Batch, EpisodeClock, GuideFields, Metrics
 
 
 @struct.dataclass
@@ -46,24 +47,44 @@ def act(
     deterministic: bool,
     uniform: jax.Array = False,
     env_step: jax.Array = 0,
+    clock: Optional[EpisodeClock] = None,
 ) -> Tuple[jax.Array, jax.Array]:
     """The behaviour (or, ``deterministic``, the deployed) action at ``obs`` and whether the guide gave it.
 
     ``uniform`` replaces the actor's proposal by a uniform draw (the warm-up); the
-    strategy still decides on top of it, so a guide acts from the very first step.
+    strategy still decides on top of it, so a guide acts from the very first step. ``clock``
+    says where in its episode the action falls (default: no jump-start horizon). With a learned
+    confidence, λ(s) is narrowed to λ̂(s) by the current critics first (guidedrl.confidence).
     """
     backbone = get_backbone(config.algo)
     strategy = get_strategy(config.guidance)
     actor_key, uniform_key, strategy_key = jax.random.split(key, 3)
+    if clock is None:
+        clock = EpisodeClock.after_horizon(obs.shape[:-1])
     if deterministic:
         actor_action = backbone.deterministic_action(config, state.backbone, obs)
     else:
         actor_action = backbone.explore_action(config, state.backbone, obs, actor_key)
         random_action = jax.random.uniform(uniform_key, actor_action.shape, minval=-1.0, maxval=1.0)
         actor_action = jnp.where(uniform, random_action, actor_action)
+    if config.confidence != "given":
+        guide = guide.replace(confidence=acting_confidence(config, state, obs, guide, env_step))
     return strategy.behaviour(
-        config, state.guidance, obs, actor_action, guide, strategy_key, deterministic, env_step
+        config, state.guidance, obs, actor_action, guide, strategy_key, deterministic, env_step, clock
     )
+
+
+def acting_confidence(config, state: AgentState, obs: jax.Array, guide: GuideFields,
+                      env_step: jax.Array = 0) -> jax.Array:
+    """λ̂(s) when acting: the current critics rate the guide's side of the switch against the
+    actor's deterministic action (PAG's perturbation at its mean)."""
+    backbone = get_backbone(config.algo)
+    strategy = get_strategy(config.guidance)
+    guided = strategy.guided_action(config, state.guidance, obs, guide.guide_action, jax.random.PRNGKey(0), True,
+                                    env_step)
+    actor_action = backbone.deterministic_action(config, state.backbone, obs)
+    return confidence.rate(config, guide.confidence, lambda a: backbone.critic_q(config, state.backbone, obs, a),
+                           guided, actor_action)
 
 
 def update(

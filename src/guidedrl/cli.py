@@ -1,4 +1,4 @@
-"""The ``guidedrl`` command: ``train``, ``eval``, ``envs``, ``bench`` and ``dataset``. Options and ``--help`` come from typed dataclasses."""
+"""The ``guidedrl`` command: ``train``, ``eval``, ``envs``, ``guide``, ``bench`` and ``dataset``. Options and ``--help`` come from typed dataclasses."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Literal, Optional, Sequence, Tuple, Union
 
 import tyro
 from typing_extensions import Annotated
 
-from guidedrl.config import Config
+from guidedrl.config import DEFAULT_GUIDE, Config, GuideRegion
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +49,31 @@ class EnvsArgs:
 
 
 @dataclasses.dataclass(frozen=True)
+class GuideArgs:
+    """Check a guide before training: the guide alone, in its region with the zero or a random action elsewhere, the zero and random baselines, and how much of the visited states its region covers (docs/GUIDES.md)."""
+
+    action: tyro.conf.Positional[Literal["check"]]
+    """check: run the guide and the baselines for a few episodes (seconds, no training)."""
+    env: str
+    """Gymnasium environment id: a built-in task (guidedrl envs) or any registered id with a Box action space."""
+    guide: str = DEFAULT_GUIDE
+    """Guide, as train's --guide takes it: default (the built-in task's own), a built-in NAME, module:attr, a checkpoint PATH or a policy file (.msgpack)."""
+    guide_region: GuideRegion = "default"
+    """Check the guide with its λ replaced, as train's --guide-region: default, always, narrow or none-region."""
+    episodes: int = 5
+    """Episodes per policy; episode k resets with seed SEED + k."""
+    seed: Optional[int] = None
+    """Seed of the first episode (default: 10000, the seeds guidedrl envs measured each guide alone from, so --episodes 20 gives its numbers)."""
+    json: bool = False
+    """Print the result as JSON instead of a table."""
+
+
+@dataclasses.dataclass(frozen=True)
 class BenchArgs:
     """Run a benchmark suite on Ray Tune (one CPU per trial) and write results.csv, summary.csv, report.md and figures."""
 
     suite: str = "quick"
-    """Suite: paper, quick, ablation-target, sensitivity-pag, sensitivity-pig, or offline (AWAC and SAC from Minari datasets the suite builds first, then online) (docs/BENCH.md)."""
+    """Suite: paper, quick, ablation-target, sensitivity-pag, sensitivity-pig, offline (AWAC and SAC from Minari datasets the suite builds first, then online), or confidence (learned confidence, mis-specified regions, JSRL) (docs/BENCH.md)."""
     seeds: Optional[int] = None
     """Seeds per configuration, 0..K-1 (default: 5; quick: 2)."""
     steps: Optional[int] = None
@@ -63,13 +83,15 @@ class BenchArgs:
     tasks: Tuple[str, ...] = ()
     """Only these tasks of the suite."""
     strategies: Tuple[str, ...] = ()
-    """Only these strategies: guidance names (none, rg, sag, pig, pag, residual) or a suite's labels (offline: awac, awac+sag, awac+pag, sac-preloaded, sac-offline, sac)."""
+    """Only these strategies: guidance names (none, rg, sag, pig, pag, residual, jsrl) or a suite's labels (offline: awac, awac+sag, awac+pag, sac-preloaded, sac-offline, sac; confidence: e.g. pag[region=always,confidence=q-gap], jsrl[mode=random])."""
     backbones: Tuple[str, ...] = ()
     """Only these backbones (sac, td3, awac)."""
     out: Optional[str] = None
     """Output directory (default: bench/<suite>); re-running into it skips finished trials."""
     address: Optional[str] = None
     """Join this Ray cluster (e.g. auto or host:6379) instead of starting a local Ray; OUT must be shared storage."""
+    reuse: Tuple[str, ...] = ()
+    """Other suites' output directories (e.g. docs/results/paper) whose finished runs with exactly the same config are carried over instead of trained again."""
     report: Optional[str] = None
     """Only rebuild summary.csv, report.md and figures of this directory from its results.csv (in a bench output directory, first collect every finished run into results.csv, e.g. while the grid still runs)."""
     progress: bool = True
@@ -237,7 +259,7 @@ def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
                          strategies=args.strategies, backbones=args.backbones, offline_steps=args.offline_steps)
     out = args.out or os.path.join("bench", args.suite)
     record = run_suite(trials, out, suite=args.suite, command=command, address=args.address,
-                       progress=args.progress)
+                       progress=args.progress, reuse=args.reuse)
     if (Path(out) / "report.md").exists():
         print(f"report: {Path(out).resolve() / 'report.md'}")
     crashed = sum(1 for t in record["trials"] if t["status"] == "crashed")
@@ -282,6 +304,50 @@ def _envs(args: EnvsArgs) -> int:
         rate = "—" if row["catastrophe_rate"] is None else f"{row['catastrophe_rate']:.2f}"
         table.add_row(row["id"], row["task"], row["guide"], row["trusted"], ret, rate)
     Console().print(table)
+    return 0
+
+
+def _number(value: float) -> str:
+    """A return or a rate in a table: two decimals, or two significant digits when that shows 0.00."""
+    return f"{value:.2f}" if value == 0 or abs(value) >= 0.005 else f"{value:.1e}"
+
+
+def _guide(args: GuideArgs) -> int:
+    from guidedrl.guide_check import DEFAULT_SEED, check_guide
+
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    result = check_guide(args.env, args.guide, region=args.guide_region, episodes=args.episodes, seed=seed)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"guide {escape(result.guide)} on {result.env}: {result.episodes} episodes, reset seeds "
+                        f"{result.seed}..{result.seed + result.episodes - 1}",
+                  caption="per episode: return (mean ± std), catastrophes, cost; in region: share of the visited "
+                          "states where λ(s) >= 0.5 (there the deployed policy lets the guide act; (b), (c): the "
+                          "guide acts there, the zero or a uniform random action elsewhere)")
+    for column in ("policy", "return", "catastrophes", "cost", "in region"):
+        table.add_column(column, justify="left" if column == "policy" else "right", no_wrap=True)
+    for policy in result.policies.values():
+        table.add_row(policy.label, f"{_number(policy.mean_return)} ± {_number(policy.std_return)}",
+                      f"{policy.catastrophes_per_episode:.2f}", _number(policy.cost_per_episode),
+                      f"{policy.in_region:.1%}")
+    console = Console()
+    console.print(table)
+    coverage = result.coverage
+    console.print(f"zero action: {result.zero_action} (env units)", soft_wrap=True)
+    console.print(f"region coverage: {coverage['guide']:.1%} of the states along the guide's own trajectories, "
+                  f"{coverage['random']:.1%} along the random policy's", soft_wrap=True)
+    if result.default_region_kept is not None:
+        kept = {key: "— (none visited)" if share is None else f"{share:.1%}"
+                for key, share in result.default_region_kept.items()}
+        console.print(f"the {result.region} region keeps {kept['guide']} of the default region's visited states "
+                      f"along the guide's own trajectories, {kept['random']} along the random policy's", soft_wrap=True)
+    verdict = escape(result.verdict)
+    console.print(f"[bold red]{verdict}[/]" if result.guide_worse_than_zero else verdict, soft_wrap=True)
     return 0
 
 
@@ -353,13 +419,14 @@ def _eval(args: EvalArgs) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``guidedrl`` console script."""
-    from guidedrl.errors import GuidedRLError, TrainingFailed, WriteError
+    from guidedrl.errors import GuideCheckFailed, GuidedRLError, TrainingFailed, WriteError
     from guidedrl.training.loop import TrainingInterrupted
 
     args = None
     try:
         args = tyro.extras.subcommand_cli_from_dict(
-            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "bench": BenchArgs, "dataset": DatasetArgs},
+            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "guide": GuideArgs, "bench": BenchArgs,
+             "dataset": DatasetArgs},
             args=argv,
             prog="guidedrl",
             description="Reinforcement learning with local guides.",
@@ -368,6 +435,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _train(args, list(argv) if argv is not None else sys.argv[1:])
         if isinstance(args, EnvsArgs):
             return _envs(args)
+        if isinstance(args, GuideArgs):
+            return _guide(args)
         if isinstance(args, BenchArgs):
             words = list(argv) if argv is not None else sys.argv[1:]
             return _bench(args, command="guidedrl " + shlex.join(words))
@@ -386,8 +455,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             traceback.print_exception(error)
         print(f"guidedrl: error: {error}", file=sys.stderr)
-        # 1: the run started and failed (its guide, env or update, or a file); 2: refused input
-        return 1 if isinstance(error, (TrainingFailed, WriteError)) else 2
+        # 1: the run (or the guide check) started and failed (its guide, env or update, or a file); 2: refused input
+        return 1 if isinstance(error, (TrainingFailed, WriteError, GuideCheckFailed)) else 2
 
 
 if __name__ == "__main__":

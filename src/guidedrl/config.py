@@ -8,24 +8,34 @@ Derived values are properties; nothing is written back.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal, Optional, Tuple
 
 from guidedrl.errors import ConfigError
 
 Algo = Literal["sac", "td3", "awac"]
-Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual"]
+Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual", "jsrl"]
+Confidence = Literal["given", "q-gap", "q-gap-soft"]
+JSRLMode = Literal["curriculum", "random"]
 CriticTarget = Literal["switched", "actor"]
 AWACWeights = Literal["softmax", "exp-clip"]
+GuideRegion = Literal["default", "always", "narrow", "none-region"]
 
 ALGOS: Tuple[str, ...] = ("sac", "td3", "awac")
 LOOP_FIELDS: Tuple[str, ...] = (
     "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
     "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
     "checkpoint_every", "progress", "trust_code", "debug", "dataset", "offline_steps", "offline_ratio",
-    "offline_eval_every", "offline_chunk",
+    "offline_eval_every", "offline_chunk", "guide_region", "jsrl_mode", "jsrl_stages", "jsrl_window",
+    "jsrl_tolerance", "jsrl_guide_episodes",
 )
 """Fields only the host loop reads; the jitted agent functions never see them."""
-GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual")
+GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual", "jsrl")
+GUIDE_REGIONS: Tuple[str, ...] = ("default", "always", "narrow", "none-region")
+"""``--guide-region``: where the guide is trusted, its own λ or a mis-specified one (guidedrl.guides.regions)."""
+CONFIDENCES: Tuple[str, ...] = ("given", "q-gap", "q-gap-soft")
+SWITCHING: Tuple[str, ...] = ("sag", "pag")
+"""The strategies that switch between the guide's action and the actor's: a learned confidence narrows that switch."""
 
 
 DEFAULT_GUIDE = "default"
@@ -41,9 +51,11 @@ class Config:
     algo: Algo = "sac"
     """Backbone: sac, td3 or awac (offline pre-training then online fine-tuning; docs/OFFLINE.md)."""
     guidance: Guidance = "pag"
-    """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual."""
+    """How the guide is used: none, rg (reward), sag (strict action), pig (policy improvement), pag (perturbed action), residual, jsrl (jump-start: the guide for the first h steps of each episode)."""
     guide: Optional[str] = DEFAULT_GUIDE
     """Guide: default (the built-in task's own), a built-in NAME (e.g. lqr), module:attr naming a factory returning a Guide, a checkpoint PATH or a policy file (.msgpack). Unused with guidance none."""
+    guide_region: GuideRegion = "default"
+    """Replace the guide's λ(s) to test a mis-specified region: default (its own), always (λ = 1 everywhere), narrow (its region halved, docs/GUIDES.md), none-region (λ = 0: the guide never acts)."""
     steps: int = 10_000
     """Environment steps to train for (the default run, PAG on SafeCartpole-v0, takes about two minutes on two cores); 0 with --offline-steps trains offline only."""
     seed: int = 0
@@ -139,6 +151,24 @@ class Config:
     rg_coef: float = 1.0
     """RG: c in the shaped reward r - c·λ(s)·‖a - a_g(s)‖²."""
 
+    # when λ(s) is not known well (ALGORITHMS.md, "Learned confidence" and "JSRL"; docs/GUIDES.md)
+    confidence: Confidence = "given"
+    """SAG/PAG: where the guide acts: given (the guide's λ(s)), q-gap (λ(s) only where the critic rates the guide's action at least as high as the actor's, less a margin), q-gap-soft (λ(s)·σ(β(ΔQ + margin)))."""
+    confidence_margin: float = 0.0
+    """q-gap: margin m in Q(s, a_guide) >= Q(s, π(s)) - m (in the critic's units)."""
+    confidence_beta: float = 10.0
+    """q-gap-soft: slope β of σ(β(ΔQ + m))."""
+    jsrl_mode: JSRLMode = "curriculum"
+    """JSRL: curriculum (the horizon h steps down a stage when evaluations reach the best so far) or random (h drawn per episode from the stages)."""
+    jsrl_stages: int = 10
+    """JSRL: n, the stages of h from H1 (the guide's mean episode length) down to 0."""
+    jsrl_window: int = 3
+    """JSRL: evaluations in the moving average that decides a stage change."""
+    jsrl_tolerance: float = 0.05
+    """JSRL: a stage ends when the moving average is within this fraction of |best so far| of it."""
+    jsrl_guide_episodes: int = 5
+    """JSRL: episodes of the guide alone that measure H1 before training."""
+
     # evaluation, logging, checkpoints
     eval_every: int = 2_000
     """Environment steps between evaluations (one metrics.csv row each)."""
@@ -203,7 +233,28 @@ class Config:
             raise ConfigError(
                 f"unknown guidance {self.guidance!r}; expected one of {', '.join(GUIDANCES)}"
             )
+        if self.confidence not in CONFIDENCES:
+            raise ConfigError(f"unknown confidence {self.confidence!r}; expected one of {', '.join(CONFIDENCES)}")
+        if self.confidence != "given" and self.guidance not in SWITCHING:
+            raise ConfigError(
+                f"confidence {self.confidence!r} narrows where the guide's action is executed instead of the "
+                f"actor's; guidance {self.guidance!r} has no such switch: use sag or pag (or confidence given)")
+        if not self.confidence_beta > 0:
+            raise ConfigError(f"confidence_beta must be > 0, got {self.confidence_beta!r}")
+        if not math.isfinite(self.confidence_margin):
+            raise ConfigError(f"confidence_margin must be finite, got {self.confidence_margin!r}")
+        if self.jsrl_mode not in ("curriculum", "random"):
+            raise ConfigError(f"jsrl_mode must be curriculum or random, got {self.jsrl_mode!r}")
+        if not 0.0 <= self.jsrl_tolerance < 1.0:
+            raise ConfigError(f"jsrl_tolerance must be in [0, 1), got {self.jsrl_tolerance!r}")
+        if self.guide_region not in GUIDE_REGIONS:
+            raise ConfigError(
+                f"unknown guide_region {self.guide_region!r}; expected one of {', '.join(GUIDE_REGIONS)}"
+            )
         positive = {
+            "jsrl_stages": self.jsrl_stages,
+            "jsrl_window": self.jsrl_window,
+            "jsrl_guide_episodes": self.jsrl_guide_episodes,
             "batch_size": self.minibatch_size,
             "offline_eval_every": self.offline_evaluation_interval,
             "offline_chunk": self.offline_chunk,

@@ -52,3 +52,8 @@ class DatasetError(GuidedRLError, ValueError):
     """An offline dataset that cannot be used: missing, unreadable, empty, misaligned, with
     non-finite values or spaces that do not match the env. The message names the dataset, the
     episode and the value seen."""
+
+
+class GuideCheckFailed(GuidedRLError):
+    """The guide or the env failed while ``guidedrl guide check`` ran them: the message names
+    which, the policy, the episode and the step, and ``__cause__`` is the original exception."""

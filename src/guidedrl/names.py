@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Union
 
 from guidedrl.config import DEFAULT_GUIDE
 from guidedrl.envs import TASKS, default_guide
 from guidedrl.errors import ConfigError, EnvError
-from guidedrl.guides import Guide, from_checkpoint, from_policy_file
+from guidedrl.guides import Guide, from_checkpoint, from_policy_file, with_region
 
 
 def _pendulum_lqr() -> Guide:
@@ -47,18 +47,30 @@ def _names_code(spec: str) -> bool:
     return ":" in spec and not os.path.exists(spec)
 
 
-def resolve_guide(spec: str, env_id: str, *, trust_code: bool = True, source: Optional[str] = None) -> Guide:
-    """The guide that ``--guide spec`` names for ``env_id``.
+def resolve_guide(spec: Union[str, Guide], env_id: str, *, region: str = "default", trust_code: bool = True,
+                  source: Optional[str] = None) -> Guide:
+    """The guide that ``--guide spec --guide-region region`` names for ``env_id``.
 
     ``spec`` is ``default`` (the built-in task's own guide), a built-in NAME (:data:`BUILTIN`),
     ``module:attr`` (a factory returning a Guide, or a Guide), the PATH of a guidedrl checkpoint
     (its actor alone, :func:`~guidedrl.guides.from_checkpoint`) or of a policy file (``.msgpack``
-    with its ``.json``).
+    with its ``.json``), or a :class:`~guidedrl.Guide` given from Python. ``region`` replaces its
+    λ (``--guide-region``, :func:`~guidedrl.guides.with_region`): every caller (training, its
+    evaluations and dataset, ``guidedrl.load``, ``guidedrl guide check``) gets its guide here.
 
     ``trust_code=False`` is for a spec read from a file, ``source`` (named in the message): a
     ``module:attr`` spec then raises :class:`~guidedrl.errors.ConfigError` without importing
     anything. A spec the user typed (``--guide``, ``guide=``) is trusted, the default.
     """
+    if not isinstance(spec, (str, Guide)):
+        raise ConfigError(f"a guide is a guidedrl.Guide or a spec (a name, module:attr or path), "
+                          f"got a {type(spec).__name__}")
+    guide = spec if isinstance(spec, Guide) else _resolve_spec(spec, env_id, trust_code, source)
+    return with_region(guide, region)
+
+
+def _resolve_spec(spec: str, env_id: str, trust_code: bool, source: Optional[str]) -> Guide:
+    """The guide a ``--guide`` spec names, with its own region."""
     if spec == DEFAULT_GUIDE:
         try:
             return default_guide(env_id)

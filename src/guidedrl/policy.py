@@ -49,14 +49,15 @@ def deployed_actions(config, state: agent.AgentState, obs, guide_action, confide
 
 
 @partial(jax.jit, static_argnames="config")
-def mixed_actions(config, state: agent.AgentState, obs, guide_action, confidence, guide_free):
+def mixed_actions(config, state: agent.AgentState, obs, guide_action, confidence, guide_free, clock=None):
     """:func:`deployed_actions` row by row: the actor alone where ``guide_free[i]``, the deployed
-    policy elsewhere, in one call (an evaluation of both policies side by side)."""
+    policy elsewhere, in one call (an evaluation of both policies side by side); ``clock`` (an
+    EpisodeClock per row) places each row in its episode (JSRL's horizon)."""
     obs = jnp.asarray(obs, jnp.float32)
     guide_free = jnp.asarray(guide_free, bool)
     actor_action = get_backbone(config.algo).deterministic_action(config, state.backbone, obs)
     guide = GuideFields(jnp.asarray(guide_action, jnp.float32), jnp.asarray(confidence, jnp.float32))
-    action, from_guide = agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True)
+    action, from_guide = agent.act(config, state, obs, guide, jax.random.PRNGKey(0), True, clock=clock)
     return jnp.where(guide_free[:, None], actor_action, action), from_guide & ~guide_free
 
 

@@ -33,6 +33,21 @@ class GuideFields:
 
 
 @struct.dataclass
+class EpisodeClock:
+    """Where an action falls in its episode: ``step``, the steps taken in the episode before it,
+    and ``horizon``, the guide's jump-start horizon h (JSRL: the guide acts while step < h; 0
+    for every other strategy). Both int32, shaped like the batch of observations."""
+
+    step: jax.Array
+    horizon: jax.Array
+
+    @classmethod
+    def after_horizon(cls, batch_shape: tuple = ()) -> "EpisodeClock":
+        """No jump-start: horizon 0 (outside training, e.g. a saved policy acting)."""
+        return cls(step=jnp.zeros(batch_shape, jnp.int32), horizon=jnp.zeros(batch_shape, jnp.int32))
+
+
+@struct.dataclass
 class Batch:
     """A minibatch of transitions as the learner sees it (leading axis: batch).
 

@@ -73,7 +73,7 @@ def test_filters_select_methods(selection, expected):
 
 
 def test_bad_selections_name_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown strategy 'awca'; valid: none, rg, sag, pig, pag, residual, "
+    with pytest.raises(ConfigError, match=r"unknown strategy 'awca'; valid: none, rg, sag, pig, pag, residual, jsrl, "
                                           r"awac, awac\+sag, awac\+pag, sac-preloaded, sac-offline, sac"):
         build_suite("offline", strategies=["awca"])
     with pytest.raises(ConfigError, match="has no strategy 'rg'"):

@@ -188,7 +188,7 @@ def update(
     # critics, with the strategy's reward and next-state value
     next_mean, next_log_std = actor_apply(state.actor_params, batch.next_obs)
     next_action = gaussian_sample(next_mean, next_log_std, next_key)
-    critic_loss_value, q_new, critic_grads = critic_step(
+    critic_loss_value, q_new, critic_grads, confidence_metrics = critic_step(
         config, state.critic_params, state.target_critic_params, batch, next_action, awac_next_value,
         strategy, strategy_state, target_key, env_step,
     )
@@ -216,6 +216,7 @@ def update(
         "weight_max": jnp.max(weights),
         "log_std": jnp.mean(log_std),
         "log_prob": jnp.mean(log_prob),
+        **confidence_metrics,
         **strategy_metrics,
     }
     return new_state, strategy_state, metrics

@@ -21,6 +21,7 @@ from guidedrl.networks import (
     tanh_gaussian_log_prob,
     tanh_gaussian_sample,
 )
+from guidedrl import confidence
 from guidedrl.types import Batch, Metrics
 
 if TYPE_CHECKING:  # the strategies import the backbones' losses
@@ -93,8 +94,9 @@ def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: 
 
 def critic_step(config, critic_params, target_critic_params, batch: Batch, next_action: jax.Array,
                 backbone_next_value, strategy: "Strategy", strategy_state: Any, key: jax.Array,
-                env_step: jax.Array) -> Tuple[jax.Array, jax.Array, Any]:
-    """The critics' loss, Q-values and gradients for one batch (shared by SAC and TD3).
+                env_step: jax.Array) -> Tuple[jax.Array, jax.Array, Any, Metrics]:
+    """The critics' loss, Q-values, gradients and the learned confidence's metrics (none with
+    ``confidence="given"``) for one batch (shared by SAC, TD3 and AWAC).
 
     y = reward + γ(1 - terminated)·next_value, where the strategy supplies the reward and
     next_value from the backbone's own ``backbone_next_value(next_q)`` (next_q: the target
@@ -108,6 +110,13 @@ def critic_step(config, critic_params, target_critic_params, batch: Batch, next_
     def target_q(action):
         return jnp.min(critic_apply(target_critic_params, batch.next_obs, action), axis=0)
 
+    confidence_metrics = {}
+    if config.confidence != "given":  # λ̂(s') from the target critics, in place of λ(s') (guidedrl.confidence)
+        guided = strategy.guided_action(config, strategy_state, batch.next_obs, batch.next_guide_action, key,
+                                        False, env_step)
+        narrowed = confidence.rate(config, batch.next_confidence, target_q, guided, next_action)
+        confidence_metrics = confidence.summary(batch.next_confidence, narrowed)
+        batch = batch.replace(next_confidence=narrowed)
     next_value = strategy.next_value(config, strategy_state, batch, backbone_next_value(next_q),
                                      target_q, key, env_step)
     target = critic_target(strategy.reward(config, batch, env_step), batch.terminated, next_value,
@@ -118,7 +127,7 @@ def critic_step(config, critic_params, target_critic_params, batch: Batch, next_
         return critic_loss(q, target), q
 
     (loss, q), grads = jax.value_and_grad(objective, has_aux=True)(critic_params)
-    return loss, q, grads
+    return loss, q, grads, confidence_metrics
 
 
 # -- agent functions ----------------------------------------------------------------------
@@ -216,7 +225,7 @@ def update(
     # critics, with the strategy's reward and next-state value
     next_mean, next_log_std = actor_apply(state.actor_params, batch.next_obs)
     next_action, next_log_prob = tanh_gaussian_sample(next_mean, next_log_std, next_key)
-    critic_loss_value, q, critic_grads = critic_step(
+    critic_loss_value, q, critic_grads, confidence_metrics = critic_step(
         config, state.critic_params, state.target_critic_params, batch, next_action,
         lambda next_q: soft_next_value(next_q, next_log_prob, alpha), strategy, strategy_state,
         target_key, env_step,
@@ -250,6 +259,7 @@ def update(
         "alpha": alpha,
         "entropy": -jnp.mean(log_prob),
         "q_mean": jnp.mean(q),
+        **confidence_metrics,
         **strategy_metrics,
     }
     return new_state, strategy_state, metrics

@@ -118,7 +118,7 @@ def update(
         config.policy_noise,
         config.noise_clip,
     )
-    critic_loss_value, q, critic_grads = critic_step(
+    critic_loss_value, q, critic_grads, confidence_metrics = critic_step(
         config, state.critic_params, state.target_critic_params, batch, next_action, td3_next_value,
         strategy, strategy_state, target_key, env_step,
     )
@@ -180,6 +180,7 @@ def update(
         "critic_loss": critic_loss_value,
         "actor_loss": actor_loss_value,
         "q_mean": jnp.mean(q),
+        **confidence_metrics,
         **strategy_metrics,
     }
     return new_state, strategy_state, metrics

@@ -12,11 +12,14 @@ backend: nothing is rendered, so no display is needed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Dict, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
+
+from guidedrl.guides.regions import Region, far, near
 
 EPISODE_STEPS = 1000
 """Episode length of the three dm_control tasks (dm_control's own: 10 s of cartpole, 20 s of
@@ -139,6 +142,9 @@ class SafeCartpole(DMControlEnv):
 # -- PointMass ------------------------------------------------------------------------------
 POINT_MASS_TRUSTED_DISTANCE = 0.1
 """The PointMass guide is trusted farther than this from the target (arena half-width 0.3)."""
+POINT_MASS_ARENA = 0.3
+"""Half-width of the PointMass arena (its walls; the joints stop at ±0.29): the far edge of the
+guide's region along each axis, so ``--guide-region narrow`` trusts it beyond (0.1 + 0.3)/2 = 0.2."""
 
 
 class PointMass(DMControlEnv):
@@ -203,9 +209,8 @@ def cartpole_guide():
     def policy(obs):
         return np.clip([-CARTPOLE_GAINS[0] * obs[0] - CARTPOLE_GAINS[1] * obs[3]], -1.0, 1.0).astype(np.float32)
 
-    def confidence(obs):
-        return float(cartpole_safety_margin(obs) < CARTPOLE_MARGIN)
-
+    # narrowed (--guide-region narrow): trusted within CARTPOLE_MARGIN / 2 of the wall after braking
+    confidence = near(cartpole_safety_margin, CARTPOLE_MARGIN)
     return Guide(policy, confidence, name="cartpole-wall-reflex", obs_dim=5, made_for="SafeCartpole-v0")
 
 
@@ -247,10 +252,15 @@ def verify_cartpole_guide(states: int = 2000, horizon: int = EPISODE_STEPS, seed
 
 
 # -- the attractive tasks' confidences ----------------------------------------------------------
-def point_mass_confidence(obs: np.ndarray) -> float:
-    """PointMass: trust the guide farther than :data:`POINT_MASS_TRUSTED_DISTANCE` from the
-    target (the observation's position is the offset from it)."""
-    return float(np.hypot(obs[0], obs[1]) > POINT_MASS_TRUSTED_DISTANCE)
+def point_mass_distance(obs: np.ndarray) -> float:
+    """PointMass: the distance from the mass to the target (the observation's position is the
+    offset from it)."""
+    return float(np.hypot(obs[0], obs[1]))
+
+
+point_mass_confidence = far(point_mass_distance, POINT_MASS_TRUSTED_DISTANCE, limit=POINT_MASS_ARENA)
+"""PointMass: trust the guide farther than :data:`POINT_MASS_TRUSTED_DISTANCE` from the target
+(narrowed: farther than 0.2, half the band up to :data:`POINT_MASS_ARENA`)."""
 
 
 BALL_BELOW_CUP = 0.3
@@ -261,10 +271,29 @@ BALL_BESIDE_CUP = (0.1, 0.45)
 0.05 above the rim): beside it, just above."""
 
 
-def ball_in_cup_confidence(obs: np.ndarray) -> float:
-    """BallInCup: trust the guide with the ball below the cup or beside it just above; not
-    over the cup's mouth, where the catch is made (joint positions: cup x, cup z, ball x, ball z)."""
-    dx, dz = float(obs[2] - obs[0]), float(obs[3] - obs[1])
-    below = dz < BALL_BELOW_CUP
-    beside = abs(dx) > BALL_BESIDE_CUP[0] and dz < BALL_BESIDE_CUP[1]
-    return float(below or beside)
+@dataclasses.dataclass(frozen=True)
+class BallInCupRegion(Region):
+    """BallInCup: trust the guide with the ball below the cup (dz < ``below``) or beside it
+    just above (|dx| > ``beside_dx`` and dz < ``beside_dz``); not over the cup's mouth, where
+    the catch is made (dx, dz: ball minus cup joint positions).
+
+    Narrowed (``--guide-region narrow``): both heights halved, measured from dz = 0, the ball
+    hanging straight below the cup on the taut string (the lowest it gets: about -0.01)."""
+
+    below: float = BALL_BELOW_CUP
+    beside_dx: float = BALL_BESIDE_CUP[0]
+    beside_dz: float = BALL_BESIDE_CUP[1]
+
+    def __call__(self, obs: np.ndarray) -> float:
+        dx, dz = float(obs[2] - obs[0]), float(obs[3] - obs[1])
+        return float(dz < self.below or (abs(dx) > self.beside_dx and dz < self.beside_dz))
+
+    def narrowed(self) -> "BallInCupRegion":
+        return dataclasses.replace(self, below=self.below / 2.0, beside_dz=self.beside_dz / 2.0)
+
+    def __repr__(self) -> str:
+        return f"ball_in_cup(below={self.below:g}, beside=({self.beside_dx:g}, {self.beside_dz:g}))"
+
+
+ball_in_cup_confidence = BallInCupRegion()
+"""BallInCup's default guide's region (:class:`BallInCupRegion` with its default thresholds)."""

@@ -63,6 +63,7 @@ from mujoco import rollout
 from guidedrl.envs.mj import set_control
 from guidedrl.errors import EnvError
 from guidedrl.guides.base import Guide
+from guidedrl.guides.regions import near
 
 # -- the robot ----------------------------------------------------------------------------------
 ROBOT_RADIUS = 0.1
@@ -526,9 +527,15 @@ def circle_guide_policy(obs: np.ndarray) -> np.ndarray:
     return repulsive_reflex(*_circle_away(obs))
 
 
-def circle_guide_confidence(obs: np.ndarray) -> float:
-    """1 where the nearer wall is closer than CIRCLE_GUIDE_DISTANCE (|x| > CIRCLE_GUIDE_X), else 0."""
-    return float(WALL_X - abs(float(obs[0])) < CIRCLE_GUIDE_DISTANCE)
+def circle_guide_distance(obs: np.ndarray) -> float:
+    """The distance from the robot's centre to the nearer wall, WALL_X - |x|, from one
+    observation (as :func:`circle_wall_distance` from positions)."""
+    return WALL_X - abs(float(obs[0]))
+
+
+circle_guide_confidence = near(circle_guide_distance, CIRCLE_GUIDE_DISTANCE)
+"""1 where the nearer wall is closer than CIRCLE_GUIDE_DISTANCE (|x| > CIRCLE_GUIDE_X), else 0
+(narrowed: closer than half of it)."""
 
 
 def point_circle_guide() -> Guide:
@@ -555,10 +562,15 @@ def reach_guide_policy(obs: np.ndarray) -> np.ndarray:
     return repulsive_reflex(away[..., 0], away[..., 1])
 
 
-def reach_guide_confidence(obs: np.ndarray) -> float:
-    """1 where the nearest obstacle's clearance is below REACH_GUIDE_CLEARANCE, else 0."""
+def reach_clearance(obs: np.ndarray) -> float:
+    """The clearance between the robot's and the nearest obstacle's surfaces."""
     clearance, _ = _nearest_obstacle(obs)
-    return float(clearance < REACH_GUIDE_CLEARANCE)
+    return float(clearance)
+
+
+reach_guide_confidence = near(reach_clearance, REACH_GUIDE_CLEARANCE)
+"""1 where the nearest obstacle's clearance is below REACH_GUIDE_CLEARANCE, else 0 (narrowed:
+below half of it)."""
 
 
 def point_reach_guide() -> Guide:

@@ -82,6 +82,56 @@ def recorded_runs(out) -> Dict:
     return runs
 
 
+def _config_key(trial: Trial) -> str:
+    """What a run trained with, as a comparable string (its config without the output directory)."""
+    return json.dumps({**trial.config().to_dict(), "out": None}, sort_keys=True, default=str)
+
+
+def carry_over(trials: Sequence[Trial], out: Path, sources: Sequence, say=lambda text: None) -> Dict[str, str]:
+    """Copy into ``OUT/results.csv`` the rows of runs another suite's output directory already
+    finished with exactly the same training config (:meth:`Trial.config`, whatever the label: the
+    confidence suite's ``sag``, ``pag`` and ``none`` are the paper suite's; the offline suite's
+    ``sac`` is the paper suite's ``none``), relabelled as this suite's trial, so they are not
+    trained again. A source is a directory with that suite's trials.json and results.csv (as kept
+    in docs/results/); its trials are rebuilt from the suite's builder at its default budgets, so a
+    source run with other settings never matches. Returns {trial id: source} of those carried."""
+    from guidedrl.experiments.suites import SUITES
+
+    ours = recorded_runs(out)
+    wanted = {t.id: t for t in trials if not is_finished(out / "runs", t, ours)}
+    carried: Dict[str, str] = {}
+    added: List[Dict] = []
+    for source in map(Path, sources):
+        record_path, results_path = source / "trials.json", source / "results.csv"
+        if not record_path.is_file() or not results_path.is_file():
+            raise GuidedRLError(f"--reuse {source}: not a bench output directory (needs trials.json and results.csv)")
+        record = json.loads(record_path.read_text())
+        if record.get("suite") not in SUITES:
+            raise GuidedRLError(f"--reuse {source}: its suite {record.get('suite')!r} is not one guidedrl knows")
+        finished = {t["id"]: t for t in record.get("trials", []) if t.get("status") == "finished"}
+        builder = SUITES[record["suite"]][0]
+        seeds = sorted({int(t["seed"]) for t in finished.values()})
+        theirs = {}
+        for trial in (builder(seeds, None) if seeds else []):
+            if trial.id in finished and finished[trial.id]["steps"] == trial.steps:
+                theirs.setdefault(_config_key(trial), trial)
+        rows = recorded_runs(source)
+        for trial_id, trial in list(wanted.items()):
+            source_trial = theirs.get(_config_key(trial))
+            run_rows = rows.get(_key(source_trial)) if source_trial is not None else None
+            if not run_rows or max(int(r["step"]) for r in run_rows) != trial.steps:
+                continue
+            added += [{**row, "strategy": trial.strategy} for row in run_rows]
+            carried[trial_id] = f"{source} ({source_trial.id})"
+            del wanted[trial_id]
+    if added:
+        existing = [row for runs in ours.values() for row in runs]
+        results_mod.write_results(out / "results.csv", existing + added)
+        say(f"guidedrl bench: {len(carried)} runs carried over with the same config from "
+            f"{', '.join(sorted({str(s) for s in sources}))}")
+    return carried
+
+
 # -- the trainable (runs on a Ray worker) ----------------------------------------------------
 
 
@@ -188,7 +238,8 @@ def _progress_callback(tune, trials: Sequence[Trial], show: bool, save, errors: 
 
 def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Optional[str] = None,
               address: Optional[str] = None, progress: bool = True, report: bool = True,
-              cpus: Optional[int] = None, dataset_options: Optional[Mapping] = None) -> Dict:
+              cpus: Optional[int] = None, dataset_options: Optional[Mapping] = None,
+              reuse: Sequence = ()) -> Dict:
     """Run the unfinished ``trials`` on Ray Tune into ``out``; write trials.json, results.csv and
     (``report``) the report. Returns the trials.json record.
 
@@ -196,7 +247,8 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
     it built first, once, into the suite's store (``MINARI_DATASETS_PATH`` if set, else
     ``OUT/minari``), which their workers read; ``dataset_options`` (``episodes``,
     ``run_steps``) shrink the recipes for a smoke test. A local Ray gets ``cpus`` CPUs (default:
-    all the machine's), so at most that many trials run at once."""
+    all the machine's), so at most that many trials run at once. ``reuse``: other suites' output
+    directories whose runs with the same config are carried over (:func:`carry_over`)."""
     ray, tune = _ray()
     out = Path(out).resolve()
     runs = out / "runs"
@@ -206,10 +258,12 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
         raise GuidedRLError("two trials of the suite share an id")
     record_path = out / "trials.json"
     previous = json.loads(record_path.read_text()) if record_path.exists() else {}
+    say = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
+    carried = dict(previous.get("carried_over", {}))
+    carried.update(carry_over(trials, out, reuse, say))
     recorded = recorded_runs(out)
     todo = [t for t in trials if not is_finished(runs, t, recorded)]
     skipped = len(trials) - len(todo)
-    say = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
     say(f"guidedrl bench: {len(trials)} trials in {out}; {skipped} already finished (skipped), "
         f"{len(todo)} to run")
 
@@ -231,6 +285,8 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
              "wall_time": time.time() - started, "trials_run": len(todo), "command": command}]
         record = {"suite": suite, "command": command, "wall_time": sum(i["wall_time"] for i in invocations),
                   "invocations": invocations, "trials": statuses}
+        if carried:
+            record["carried_over"] = carried  # trial id -> the directory its finished run came from
         _write_json(record_path, record)
         return record
 

@@ -34,6 +34,10 @@ REPULSIVE = ("SafeCartpole-v0", "PointCircle-v0", "PointReach-v0")
 """Tasks whose guide is a reflex: PAG grows its perturbation with a schedule there (the paper's)."""
 TD3_TASKS = ("PointMass-v0", "SafeCartpole-v0")
 """One attractive and one repulsive task for the backbone check."""
+PAPER_GUIDANCES = ("none", "rg", "sag", "pig", "pag", "residual")
+"""The paper suite's strategies (the RLLG paper's and residual RL)."""
+CONFIDENCE_TASKS = ("PointMass-v0", "BallInCup-v0", "SafeCartpole-v0", "PointReach-v0")
+"""Two attractive and two repulsive tasks for the confidence suite (BENCHMARK.md, "Confidence")."""
 STEPS = {"Pendulum-v1": 20_000}
 """Per-task budget of the paper suite where it differs from the default (100k)."""
 DEFAULT_STEPS = 100_000
@@ -164,7 +168,7 @@ def paper(seeds, steps) -> List[Trial]:
     trials = []
     for task in PAPER_TASKS:
         budget = steps or STEPS.get(task, DEFAULT_STEPS)
-        for guidance in GUIDANCES:
+        for guidance in PAPER_GUIDANCES:
             trials += [_trial(task, guidance, "sac", s, budget) for s in seeds]
     for task in TD3_TASKS:
         budget = steps or STEPS.get(task, DEFAULT_STEPS)
@@ -235,6 +239,32 @@ def offline(seeds, steps, offline_steps=None) -> List[Trial]:
     return trials
 
 
+def confidence(seeds, steps) -> List[Trial]:
+    """When λ(s) is not known well (BENCHMARK.md, "Confidence"): on two attractive and two
+    repulsive tasks, SAG and PAG with the guide's own region and with it trusted everywhere
+    (``guide_region="always"``), each with the given λ and with the learned q-gap confidence; JSRL
+    with its curriculum and with random horizons (the guide's own region); SAC alone. The paper
+    suite's budgets and protocol. ``sag``, ``pag`` and ``none`` are the paper suite's own trials
+    (same ids, same configs): ``guidedrl bench --reuse`` carries their finished runs over."""
+    trials = []
+    for task in CONFIDENCE_TASKS:
+        budget = steps or STEPS.get(task, DEFAULT_STEPS)
+        trials += [_trial(task, "none", "sac", s, budget) for s in seeds]
+        for guidance in ("sag", "pag"):
+            for region in ("default", "always"):
+                for rule in ("given", "q-gap"):
+                    settings = {**({"region": region} if region != "default" else {}),
+                                **({"confidence": rule} if rule != "given" else {})}
+                    overrides = {**({"guide_region": region} if region != "default" else {}),
+                                 **({"confidence": rule} if rule != "given" else {})}
+                    label = _variant(guidance, **settings) if settings else guidance
+                    trials += [_trial(task, guidance, "sac", s, budget, label=label, **overrides) for s in seeds]
+        trials += [_trial(task, "jsrl", "sac", s, budget) for s in seeds]
+        trials += [_trial(task, "jsrl", "sac", s, budget, label=_variant("jsrl", mode="random"), jsrl_mode="random")
+                   for s in seeds]
+    return trials
+
+
 SUITES: Dict[str, Tuple[Callable[..., List[Trial]], int]] = {
     "paper": (paper, 5),
     "quick": (quick, 2),
@@ -242,6 +272,7 @@ SUITES: Dict[str, Tuple[Callable[..., List[Trial]], int]] = {
     "sensitivity-pag": (sensitivity_pag, 5),
     "sensitivity-pig": (sensitivity_pig, 5),
     "offline": (offline, 5),
+    "confidence": (confidence, 5),
 }
 """Suite name -> (builder, default number of seeds)."""
 WITH_OFFLINE_PHASE = ("offline",)

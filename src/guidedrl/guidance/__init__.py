@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from guidedrl.errors import ConfigError
-from guidedrl.guidance import none, pag, pig, residual, rg, sag
+from guidedrl.guidance import jsrl, none, pag, pig, residual, rg, sag
 from guidedrl.guidance.base import Strategy
 
-STRATEGIES = {m.STRATEGY.name: m.STRATEGY for m in (none, rg, sag, pig, pag, residual)}
+STRATEGIES = {m.STRATEGY.name: m.STRATEGY for m in (none, rg, sag, pig, pag, residual, jsrl)}
 
 
 def get_strategy(name: str) -> Strategy:

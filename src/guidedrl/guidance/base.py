@@ -9,19 +9,28 @@ runs. Every hook is a pure, traceable function.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import jax
 
-from guidedrl.types import Batch, GuideFields, Metrics
+from guidedrl.types import Batch, EpisodeClock, GuideFields, Metrics
 
 # The hooks' signatures, spelled out for readers (and used by type checkers).
 InitFn = Callable[[Any, jax.Array, int, int], Any]
 """init(config, key, obs_dim, action_dim) -> strategy state (a pytree, may be empty)."""
 BehaviourFn = Callable[..., Tuple[jax.Array, jax.Array]]
-"""behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step)
+"""behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step, clock)
 -> (executed action, from_guide flag). ``actor_action`` is the actor's proposal (a sample, its
-deterministic action, or the uniform warm-up draw)."""
+deterministic action, or the uniform warm-up draw); ``clock`` (an :class:`EpisodeClock`) is the
+step within the episode and the jump-start horizon the loop's curriculum set (JSRL)."""
+GuidedActionFn = Callable[..., jax.Array]
+"""guided_action(config, strategy_state, obs, guide_action, key, deterministic, env_step) -> the
+action the guide's side of the switch executes (SAG: a_g(s); PAG: the perturbed ã(s)), which a
+learned confidence rates against the actor's (guidedrl.confidence)."""
+CurriculumFn = Callable[..., Any]
+"""curriculum(config) -> a host-side object (guidance.jsrl.JumpStart) the loop asks for each
+episode's jump-start horizon and tells each evaluation's return; it measures itself on the
+guide alone before training and is saved in checkpoints."""
 ComposeFn = Callable[[Any, jax.Array, GuideFields], jax.Array]
 """compose(config, actor_action, guide) -> the action the critic sees for the actor's output
 (identity except for residual RL, where the actor's output corrects the guide's action)."""
@@ -53,6 +62,11 @@ class Strategy:
     actor_extra_loss: ActorExtraLossFn
     update: UpdateFn
     uses_guide: bool
+    guided_action: Optional[GuidedActionFn] = None
+    """Set by the strategies that execute the guide with a switch (SAG, PAG): what a learned
+    confidence can narrow. None: the strategy does not switch to the guide (``--confidence`` refused)."""
+    curriculum: Optional[CurriculumFn] = None
+    """Set by JSRL: its horizon curriculum (the only strategy state that lives on the host)."""
 
 
-__all__ = ["Strategy", "GuideFields", "Batch"]
+__all__ = ["Strategy", "GuideFields", "Batch", "EpisodeClock"]

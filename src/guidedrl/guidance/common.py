@@ -6,10 +6,14 @@ import jax
 import jax.numpy as jnp
 
 
+DEPLOYED_THRESHOLD = 0.5
+"""The deployed (deterministic) policy lets the guide act where λ(s) >= this."""
+
+
 def use_guide(key: jax.Array, confidence: jax.Array, deterministic: bool) -> jax.Array:
     """Whether the guide acts: a Bernoulli(λ) draw, or λ >= 0.5 when acting deterministically."""
     if deterministic:
-        return confidence >= 0.5
+        return confidence >= DEPLOYED_THRESHOLD
     return jax.random.uniform(key, confidence.shape) < confidence
 
 

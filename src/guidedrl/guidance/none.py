@@ -12,9 +12,14 @@ def init(config, key, obs_dim, action_dim):
     return {}
 
 
-def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step):
+def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step, clock=None):
     """Execute the actor's action; the guide never acts."""
     return actor_action, jnp.zeros(actor_action.shape[:-1], bool)
+
+
+def guided_action(config, strategy_state, obs, guide_action, key, deterministic, env_step):
+    """The guide's own action a_g(s) (SAG's side of the switch)."""
+    return guide_action
 
 
 def compose(config, actor_action, guide):

@@ -80,7 +80,7 @@ def init(config, key, obs_dim, action_dim):
     return PAGState(params, opt.init(params), log_alpha, alpha_opt.init(log_alpha))
 
 
-def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step):
+def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step, clock=None):
     # the switch draws from ``key`` exactly as SAG's does, so with β = 0 PAG acts as SAG
     perturb_key, noise_key = jax.random.split(jax.random.fold_in(key, 1))
     u, _ = perturbation(config, strategy_state.params, obs, guide.guide_action, perturb_key, deterministic)
@@ -91,12 +91,18 @@ def behaviour(config, strategy_state, obs, actor_action, guide, key, determinist
     return switched(use, guided, actor_action), use
 
 
+def guided_action(config, strategy_state, obs, guide_action, key, deterministic, env_step):
+    """ã(s) = clip(a_g(s) + β_t·Φ·u), u ~ ξ_φ(·|s, a_g(s)) (its mean when ``deterministic``)."""
+    u, _ = perturbation(config, strategy_state.params, obs, guide_action, key, deterministic)
+    return perturbed_action(guide_action, u, pag_beta(config, env_step), config.phi)
+
+
 def next_value(config, strategy_state, batch, actor_next_value, target_q, key, env_step):
     if config.critic_target == "actor":
         return actor_next_value
-    u, _ = perturbation(config, strategy_state.params, batch.next_obs, batch.next_guide_action, key,
-                        deterministic=not _stochastic(config))
-    guided = perturbed_action(batch.next_guide_action, u, pag_beta(config, env_step), config.phi)
+    # ã(s'): a sample of ξ_φ on SAC and AWAC, its output on TD3 (the same call a learned
+    # confidence makes with the same key, so the two are one computation)
+    guided = guided_action(config, strategy_state, batch.next_obs, batch.next_guide_action, key, False, env_step)
     return switched_next_value(batch.next_confidence, actor_next_value, target_q(guided))
 
 
@@ -140,4 +146,5 @@ STRATEGY = Strategy(
     actor_extra_loss=none.actor_extra_loss,
     update=update,
     uses_guide=True,
+    guided_action=guided_action,
 )

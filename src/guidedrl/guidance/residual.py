@@ -16,7 +16,7 @@ def compose(config, actor_action, guide):
     return jnp.clip(guide.guide_action + config.phi * actor_action, -1.0, 1.0)
 
 
-def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step):
+def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step, clock=None):
     """The composed action; every executed action contains the guide's."""
     return compose(config, actor_action, guide), jnp.ones(actor_action.shape[:-1], bool)
 

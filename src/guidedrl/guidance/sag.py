@@ -9,7 +9,7 @@ from guidedrl.guidance import none
 from guidedrl.guidance.common import switched, switched_next_value, use_guide
 
 
-def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step):
+def behaviour(config, strategy_state, obs, actor_action, guide, key, deterministic, env_step, clock=None):
     use = use_guide(key, guide.confidence, deterministic)
     return switched(use, guide.guide_action, actor_action), use
 
@@ -22,5 +22,6 @@ def next_value(config, strategy_state, batch, actor_next_value, target_q, key, e
 
 
 STRATEGY = dataclasses.replace(
-    none.STRATEGY, name="sag", behaviour=behaviour, next_value=next_value, uses_guide=True
+    none.STRATEGY, name="sag", behaviour=behaviour, next_value=next_value, uses_guide=True,
+    guided_action=none.guided_action,
 )

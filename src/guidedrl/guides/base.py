@@ -44,6 +44,9 @@ class Guide:
             refused before it starts.
         action_low, action_high: the env's action bounds, when ``policy`` speaks env units.
 
+    ``guide_region`` is the ``--guide-region`` applied to it (``"default"``: λ as given;
+    :func:`guidedrl.guides.with_region` makes the others).
+
     Every call is checked: a wrong action shape, a non-finite action or a confidence outside
     [0, 1] raise :class:`GuideError` naming the guide, the value and what was expected.
     """
@@ -70,6 +73,7 @@ class Guide:
         self.action_dim: Optional[int] = None
         self.obs_dim = None if obs_dim is None else int(obs_dim)
         self.made_for = made_for
+        self.guide_region = "default"
         self._low = None if action_low is None else np.asarray(action_low, np.float64)
         self._high = None if action_high is None else np.asarray(action_high, np.float64)
 

@@ -1,64 +1,18 @@
-"""Guide constructors: scripted controllers, LQR, a trained guidedrl policy; confidence helpers."""
+"""Guide constructors: scripted controllers, LQR, a trained guidedrl policy. The confidence
+helpers (``always``, ``box``, ``ellipse``, ...) live in :mod:`guidedrl.guides.regions`."""
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from guidedrl.errors import ConfigError
 from guidedrl.guides.base import Guide
+from guidedrl.guides.regions import always, ellipse
 
 Confidence = Callable[[np.ndarray], float]
-
-
-# -- confidence helpers: each returns confidence(obs) -------------------------------------------
-
-
-def always(value: float = 1.0) -> Confidence:
-    """The same confidence everywhere."""
-    return lambda obs: value
-
-
-def box(low: Sequence[float], high: Sequence[float], index: Optional[Sequence[int]] = None) -> Confidence:
-    """1 where low <= obs[index] <= high (every coordinate), else 0."""
-    low, high = np.asarray(low, float), np.asarray(high, float)
-    idx = slice(None) if index is None else np.asarray(index)
-
-    def confidence(obs):
-        x = np.asarray(obs, float)[idx]
-        return float(np.all((x >= low) & (x <= high)))
-
-    return confidence
-
-
-def ellipse(center: Sequence[float], matrix: np.ndarray, level: float,
-            state: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> Confidence:
-    """1 inside the ellipse (x - c)' M (x - c) < level, else 0; ``state(obs)`` maps obs to x."""
-    center, matrix = np.asarray(center, float), np.asarray(matrix, float)
-    to_state = state or (lambda obs: np.asarray(obs, float))
-
-    def confidence(obs):
-        d = to_state(obs) - center
-        return float(d @ matrix @ d < level)
-
-    return confidence
-
-
-def distance_band(distance: Callable[[np.ndarray], float], inner: float, outer: float) -> Confidence:
-    """1 where inner <= distance(obs) <= outer, else 0 (e.g. a band along a wall)."""
-    return lambda obs: float(inner <= distance(obs) <= outer)
-
-
-def sigmoid(distance: Callable[[np.ndarray], float], threshold: float, sharpness: float = 10.0) -> Confidence:
-    """A smooth λ = σ(sharpness·(threshold - distance(obs))): near 1 well inside the threshold,
-    near 0 well outside, 0.5 on it."""
-
-    def confidence(obs):
-        return float(1.0 / (1.0 + np.exp(-sharpness * (threshold - distance(obs)))))
-
-    return confidence
 
 
 # -- guides ---------------------------------------------------------------------------------
@@ -94,8 +48,9 @@ class LQRGuide(Guide):
     """An LQR about an equilibrium, saturated, trusted inside a level set of its Lyapunov function.
 
     u = clip(u_eq - K (x - x_eq), -u_max, u_max) in the environment's units; λ = 1 where
-    (x - x_eq)' P (x - x_eq) < level. ``state(obs)`` maps an observation to x (identity by
-    default). Attributes ``K``, ``P`` and ``level`` are public.
+    (x - x_eq)' P (x - x_eq) < level, an :func:`~guidedrl.guides.regions.ellipse` (so
+    ``--guide-region narrow`` halves its volume). ``state(obs)`` maps an observation to x
+    (identity by default). Attributes ``K``, ``P`` and ``level`` are public.
     """
 
     def __init__(self, A, B, Q, R, *, discrete=False, x_eq=None, u_eq=None, u_max=None,
@@ -109,7 +64,8 @@ class LQRGuide(Guide):
         self.state = state or (lambda obs: np.asarray(obs, float))
         if action_low is None and self.u_max is not None:
             action_low, action_high = -self.u_max, self.u_max
-        super().__init__(self.control, self.in_region, name=name,
+        self.region = ellipse(self.x_eq, self.P, self.level, state=self.state)
+        super().__init__(self.control, self.region, name=name,
                          action_low=action_low, action_high=action_high)
 
     def control(self, obs) -> np.ndarray:
@@ -123,7 +79,9 @@ class LQRGuide(Guide):
         return float(d @ self.P @ d)
 
     def in_region(self, obs) -> float:
-        return float(self.lyapunov(obs) < self.level)
+        """1 inside the verified level set x'Px < level (the guide's own region, whatever
+        confidence it is later given), else 0."""
+        return self.region(obs)
 
 
 def lqr(A, B, Q, R, **kwargs) -> LQRGuide:

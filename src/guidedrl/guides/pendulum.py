@@ -25,6 +25,7 @@ import numpy as np
 
 from guidedrl.guides.base import Guide
 from guidedrl.guides.constructors import LQRGuide
+from guidedrl.guides.regions import always
 
 G, M, L, DT, MAX_TORQUE, MAX_SPEED = 10.0, 1.0, 1.0, 0.05, 2.0, 8.0
 A = np.array([[1.0 + 3 * G / (2 * L) * DT**2, DT], [3 * G / (2 * L) * DT, 1.0]])
@@ -90,5 +91,5 @@ def swing_up_torque(obs) -> np.ndarray:
 def pendulum_swing_up() -> Guide:
     """:func:`swing_up_torque` as a guide trusted everywhere (λ = 1): ``--guide swing-up``, e.g.
     the policy of ``guidedrl dataset collect --env Pendulum-v1 --policy guide --guide swing-up``."""
-    return Guide(swing_up_torque, confidence=lambda obs: 1.0, name="pendulum-swing-up",
+    return Guide(swing_up_torque, confidence=always(1.0), name="pendulum-swing-up",
                  action_low=[-MAX_TORQUE], action_high=[MAX_TORQUE], obs_dim=3, made_for="Pendulum-v1")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import numpy as np
 
 from guidedrl.guides.base import Guide, GuideError
-from guidedrl.guides.constructors import always
+from guidedrl.guides.regions import always
 
 FORMAT = "guidedrl-policy/1"
 

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from guidedrl import agent
+from guidedrl.types import EpisodeClock
 from guidedrl.policy import deployed_action, deployed_actions, guide_fields, mixed_actions  # noqa: F401  (re-exported)
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share reset seeds with training ones
@@ -47,6 +48,7 @@ def evaluate_policies(
     guide: Optional[Any] = None,
     modes: Sequence[bool] = (False, True),
     packing: Optional[Any] = None,
+    horizon: Optional[int] = None,
 ) -> List[dict]:
     """:func:`evaluate_policy` for each of ``modes`` (``guide_free`` flags: by default the deployed
     policy and the actor alone), all their episodes side by side: one batched policy call per
@@ -54,10 +56,13 @@ def evaluate_policies(
     one env for that (fewer run the episodes in turns). The guide is asked only where it can act
     (not in the actor-alone episodes). Same results as one :func:`evaluate_policy` after another,
     up to float32 rounding. With ``packing`` (a :class:`~guidedrl.training.flat.Packing`),
-    ``state`` is the training loop's packed state."""
+    ``state`` is the training loop's packed state. ``horizon``: the jump-start horizon h of the
+    deployed policy's episodes (JSRL: the guide's side acts in their first h steps); None for a
+    strategy without one."""
     envs = list(env) if isinstance(env, (list, tuple)) else [env]
     if len(envs) < len(modes):  # not one env per mode: the modes in turns
-        return [evaluate_policies(config, state, envs, episodes, seed, guide, (mode,), packing)[0] for mode in modes]
+        return [evaluate_policies(config, state, envs, episodes, seed, guide, (mode,), packing, horizon)[0]
+                for mode in modes]
     width = max(1, min(len(envs) // len(modes), episodes))
     slots = [(mode, slot) for mode in range(len(modes)) for slot in range(width)]
     action_dim = int(np.prod(envs[0].action_space.shape))
@@ -68,6 +73,8 @@ def evaluate_policies(
     obs = np.zeros((len(slots), obs_dim), np.float32)
     guide_action = np.zeros((len(slots), action_dim), np.float32)
     confidence = np.zeros(len(slots), np.float32)
+    steps = np.zeros(len(slots), np.int32)  # each slot's step within its episode (the EpisodeClock)
+    horizons = np.full(len(slots), horizon or 0, np.int32)
 
     def observe(index: int, observation) -> None:
         obs[index] = np.asarray(observation, np.float32).reshape(-1)
@@ -76,16 +83,18 @@ def evaluate_policies(
 
     def begin(index: int, episode: int) -> None:
         current[index] = episode if episode < episodes else None
+        steps[index] = 0
         if current[index] is not None:
             observe(index, envs[index].reset(seed=seed + EVAL_SEED_OFFSET + episode)[0])
 
     for index, (_, slot) in enumerate(slots):
         begin(index, slot)
     while any(episode is not None for episode in current):
+        clock = None if horizon is None else EpisodeClock(steps, horizons)
         if packing is None:
-            chosen = mixed_actions(config, state, obs, guide_action, confidence, free)
+            chosen = mixed_actions(config, state, obs, guide_action, confidence, free, clock)
         else:
-            chosen = _packed_mixed_actions(config, packing, state, obs, guide_action, confidence, free)
+            chosen = _packed_mixed_actions(config, packing, state, obs, guide_action, confidence, free, clock)
         actions, from_guide = jax.device_get(chosen)
         for index, episode in enumerate(current):
             if episode is None:
@@ -95,15 +104,16 @@ def evaluate_policies(
             if terminated or truncated:
                 begin(index, episode + width)
             else:
+                steps[index] += 1
                 observe(index, next_obs)
     return [tally.summary() for tally in results]
 
 
 @partial(jax.jit, static_argnames=("config", "packing"))
-def _packed_mixed_actions(config, packing, flat_state, obs, guide_action, confidence, guide_free):
+def _packed_mixed_actions(config, packing, flat_state, obs, guide_action, confidence, guide_free, clock=None):
     """:func:`~guidedrl.policy.mixed_actions` on the training loop's packed state (one buffer per
     dtype in, instead of every leaf)."""
-    return mixed_actions(config, packing.unpack(flat_state), obs, guide_action, confidence, guide_free)
+    return mixed_actions(config, packing.unpack(flat_state), obs, guide_action, confidence, guide_free, clock)
 
 
 class _Tally:

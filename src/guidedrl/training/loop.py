@@ -59,12 +59,12 @@ from guidedrl.guides.base import GuideError
 from guidedrl.names import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
-from guidedrl.training.evaluate import evaluate_policies, guide_fields
+from guidedrl.training.evaluate import EVAL_SEED_OFFSET, evaluate_policies, guide_fields
 from guidedrl.training.flat import Packing, pack
 from guidedrl.training.lock import RunLock
 from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, write_config
 from guidedrl.training.run import Run, state_template
-from guidedrl.types import GuideFields
+from guidedrl.types import EpisodeClock, GuideFields
 
 BASE_COLUMNS = (
     "step",
@@ -102,11 +102,12 @@ PRNG_IMPL = "rbg"
 (256, d)-sized noise of an update several times faster than threefry on a CPU."""
 
 
-def behaviour_action(config, state, obs, guide_action, confidence, key, env_step, uniform):
+def behaviour_action(config, state, obs, guide_action, confidence, key, env_step, uniform, clock):
     """The behaviour action at one observation, and whether the guide gave it."""
     key = jax.random.fold_in(key, env_step)
     guide = GuideFields(guide_action[None], jnp.asarray(confidence, jnp.float32)[None])
-    action, from_guide = agent.act(config, state, obs[None], guide, key, False, uniform, env_step)
+    clock = EpisodeClock(clock.step[None], clock.horizon[None])
+    action, from_guide = agent.act(config, state, obs[None], guide, key, False, uniform, env_step, clock)
     return action[0], from_guide[0]
 
 
@@ -118,24 +119,29 @@ def behaviour_action(config, state, obs, guide_action, confidence, key, env_step
 
 
 def step_inputs(env_step: int, uniform: bool, obs: np.ndarray, guide_action: np.ndarray,
-                confidence: float) -> np.ndarray:
-    """[step bits, uniform, confidence, obs..., guide action...] as one float32 vector."""
-    head = np.array([env_step, 0], np.int32).view(np.float32)
-    head[1] = float(uniform)
-    return np.concatenate([head, np.float32([confidence]), np.asarray(obs, np.float32).reshape(-1),
+                confidence: float, episode_step: int = 0, horizon: int = 0) -> np.ndarray:
+    """[step bits, uniform, confidence, episode step bits, horizon bits, obs..., guide action...]
+    as one float32 vector (``episode_step`` and ``horizon``: the behaviour hook's EpisodeClock)."""
+    head = np.array([env_step, 0, 0, episode_step, horizon], np.int32).view(np.float32)
+    head[1], head[2] = float(uniform), float(confidence)
+    return np.concatenate([head, np.asarray(obs, np.float32).reshape(-1),
                            np.asarray(guide_action, np.float32).reshape(-1)])
 
 
+_HEAD = 5
+
+
 def _unpack_inputs(inputs: jax.Array, action_dim: int):
-    env_step = jax.lax.bitcast_convert_type(inputs[0], jnp.int32)
-    obs = inputs[3:inputs.shape[0] - action_dim]
-    return env_step, inputs[1] > 0.5, inputs[2], obs, inputs[inputs.shape[0] - action_dim:]
+    env_step, episode_step, horizon = (jax.lax.bitcast_convert_type(inputs[i], jnp.int32) for i in (0, 3, 4))
+    obs = inputs[_HEAD:inputs.shape[0] - action_dim]
+    return (env_step, inputs[1] > 0.5, inputs[2], obs, inputs[inputs.shape[0] - action_dim:],
+            EpisodeClock(episode_step, horizon))
 
 
 def behaviour_packed(config, state, inputs, key, action_dim):
     """:func:`behaviour_action` from :func:`step_inputs`' vector."""
-    env_step, uniform, confidence, obs, guide_action = _unpack_inputs(inputs, action_dim)
-    return behaviour_action(config, state, obs, guide_action, confidence, key, env_step, uniform)
+    env_step, uniform, confidence, obs, guide_action, clock = _unpack_inputs(inputs, action_dim)
+    return behaviour_action(config, state, obs, guide_action, confidence, key, env_step, uniform, clock)
 
 
 def split_outputs(out: np.ndarray, action_dim: int, metric_names: List[str]):
@@ -246,6 +252,8 @@ class Progress:
     next_from_guide: bool = False
     # the evaluation of this step failed and was not logged: a resume runs it first
     evaluation_pending: bool = False
+    # the current episode's jump-start horizon (JSRL's curriculum; 0 for every other strategy)
+    horizon: int = 0
 
 
 @dataclasses.dataclass
@@ -299,6 +307,7 @@ class Loop:
     interval_clock: float = 0.0
     on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None
     offline_key: Any = None
+    curriculum: Any = None  # the strategy's host-side curriculum (JSRL), if it has one
 
     @property
     def action_dim(self) -> int:
@@ -505,9 +514,12 @@ def bind_guide(config: Config, strategy: Any, guide: Any, train_env: gym.Env, re
     """The run's guide (given, or resolved from ``config.guide``), bound to the env's sizes and seeded."""
     obs_dim = int(np.prod(train_env.observation_space.shape))
     action_dim = int(np.prod(train_env.action_space.shape))
-    if guide is None and config.guide is not None:
+    if guide is not None:
+        guide = resolve_guide(guide, config.env, region=config.guide_region)
+    elif config.guide is not None:
         from_file = resume_meta is not None and not resume_meta.get("guide_named_again")
-        guide = resolve_guide(config.guide, config.env, trust_code=not from_file or config.trust_code,
+        guide = resolve_guide(config.guide, config.env, region=config.guide_region,
+                              trust_code=not from_file or config.trust_code,
                               source=os.path.join(resume_meta["directory"], checkpoint.META) if from_file else None)
     if strategy.uses_guide and guide is None:
         raise ConfigError(
@@ -543,7 +555,36 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
                 act_key, learn_key, saved_step=None if resume_meta is None else int(resume_meta["step"]),
                 packing=packing, flat_state=pack(packing, state), offline_key=offline_key)
     run.set_packed(packing, loop.flat_state)
+    if strategy.curriculum is not None:
+        loop.curriculum = strategy.curriculum(config)
+        if resume_meta is None:
+            loop.curriculum.measure(lambda k: guide_alone(loop, k), config.jsrl_guide_episodes)
+            progress.horizon = loop.curriculum.episode_horizon(0)
+        else:
+            loop.curriculum.load_state_dict(resume_meta["curriculum"])
     return loop
+
+
+def guide_alone(loop: Loop, episodes: int) -> Tuple[List[int], List[float]]:
+    """Lengths and returns of ``episodes`` episodes of the guide's action at every step, on the
+    first evaluation env with the evaluation seeds (a curriculum's measure before training)."""
+    env, lengths, returns = loop.eval_envs[0], [], []
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=loop.config.seed + EVAL_SEED_OFFSET + episode)
+            length, total, done = 0, 0.0, False
+            while not done:
+                action, _ = guide_fields(loop.guide, np.asarray(obs, np.float32).reshape(-1), loop.action_dim)
+                obs, reward, terminated, truncated, _ = env.step(np.asarray(action, np.float32))
+                length, total, done = length + 1, total + float(reward), bool(terminated or truncated)
+            lengths.append(length)
+            returns.append(total)
+    except GuidedRLError:
+        raise
+    except Exception as error:
+        raise GuideError(f"the guide {getattr(loop.guide, 'name', 'guide')!r} or the env failed while the guide "
+                         f"acted alone before training (to measure JSRL's horizon): {_describe(error)}") from error
+    return lengths, returns
 
 
 def _restore(config: Config, meta: dict, obs_dim: int, action_dim: int, buffer: ReplayBuffer,
@@ -638,7 +679,8 @@ def open_files(loop: Loop, resuming: bool) -> None:
     loop.clock_start = loop.interval_clock = time.perf_counter()
     if loop.out is None:
         return
-    columns = list(BASE_COLUMNS) + loop.metric_names + list(TIMING_COLUMNS)
+    columns = (list(BASE_COLUMNS) + loop.metric_names + list(loop.curriculum.COLUMNS if loop.curriculum else ())
+               + list(TIMING_COLUMNS))
     with _writing(loop, loop.out):
         write_config(loop.out, {**config.to_dict(), "obs_dim": loop.run.obs_dim,
                                 "action_dim": loop.action_dim, "guide": getattr(loop.guide, "name", None)})
@@ -702,7 +744,8 @@ def behaviour(loop: Loop, step: int) -> Tuple[np.ndarray, Any]:
     progress, config = loop.progress, loop.config
     if progress.next_action is not None:
         return np.asarray(progress.next_action, np.float32), progress.next_from_guide
-    inputs = step_inputs(step, step < config.warmup_steps, loop.obs, loop.guide_action, loop.confidence)
+    inputs = step_inputs(step, step < config.warmup_steps, loop.obs, loop.guide_action, loop.confidence,
+                         progress.episode_length, progress.horizon)
     out = np.asarray(behave(config.agent, loop.packing, loop.flat_state, inputs, loop.act_key, loop.action_dim))
     action, from_guide = out[:loop.action_dim], bool(out[loop.action_dim] > 0.5)
     if not np.all(np.isfinite(action)):
@@ -753,7 +796,9 @@ def learn(loop: Loop, step: int, outcome: Outcome) -> Optional[tuple]:
     flat = loop.buffer.sample_flat(loop.rng, config.gradient_steps_per_call, config.minibatch_size,
                                    config.offline_ratio)
     try:
-        inputs = step_inputs(step, step < config.warmup_steps, outcome.obs, outcome.guide_action, outcome.confidence)
+        episode_step, horizon = next_clock(loop, outcome)
+        inputs = step_inputs(step, step < config.warmup_steps, outcome.obs, outcome.guide_action, outcome.confidence,
+                             episode_step, horizon)
         loop.flat_state, out = learn_and_behave(config.agent, loop.buffer.layout, loop.packing, loop.flat_state, flat,
                                                 loop.learn_key, loop.act_key, inputs, loop.action_dim)
         loop.run.set_packed(loop.packing, loop.flat_state)
@@ -764,6 +809,20 @@ def learn(loop: Loop, step: int, outcome: Outcome) -> Optional[tuple]:
         loop.rng.bit_generator.state = sampler
         raise StepFailed("the update", error, "step") from error
     return metrics, action, from_guide
+
+
+def next_clock(loop: Loop, outcome: Outcome) -> Tuple[int, int]:
+    """(step within the episode, jump-start horizon) at ``outcome.obs``, the next state acted on:
+    the next episode's first step after an episode ends."""
+    progress = loop.progress
+    if outcome.done:
+        return 0, episode_horizon(loop, progress.episode + 1)
+    return progress.episode_length + 1, progress.horizon
+
+
+def episode_horizon(loop: Loop, episode: int) -> int:
+    """The jump-start horizon of training episode ``episode`` (0 without a curriculum)."""
+    return loop.curriculum.episode_horizon(episode) if loop.curriculum is not None else 0
 
 
 def record(loop: Loop, outcome: Outcome, from_guide: Any, learned: Optional[tuple]) -> None:
@@ -780,6 +839,7 @@ def record(loop: Loop, outcome: Outcome, from_guide: Any, learned: Optional[tupl
         progress.last_return = progress.episode_return
         progress.episode += 1
         progress.episode_return, progress.episode_length = 0.0, 0
+        progress.horizon = episode_horizon(loop, progress.episode)
     loop.obs, loop.guide_action, loop.confidence = outcome.obs, outcome.guide_action, outcome.confidence
     progress.next_action = None
     if learned is not None:
@@ -826,10 +886,14 @@ def evaluate_and_log(loop: Loop) -> None:
         "wall_time": progress.wall_time + (now - loop.clock_start),
     }
     row.update(_interval_means(loop))
+    if loop.curriculum is not None:
+        row.update(loop.curriculum.row())
     if loop.logger is not None:
         with _writing(loop, loop.out / "metrics.csv"):
             loop.logger.log(row)
     loop.rows.append(row)
+    if loop.curriculum is not None:
+        loop.curriculum.observe(deployed["mean_return"])
     progress.evaluation_pending = False
     if loop.on_evaluation is not None:
         loop.on_evaluation(dict(row), loop.run)
@@ -845,8 +909,9 @@ def _evaluations(loop: Loop) -> Tuple[dict, float]:
     config = loop.config
     guide = _TaggedGuide(loop.guide) if loop.guide is not None else None
     modes = (False, True) if loop.strategy.uses_guide else (False,)  # without a guide: the actor alone
+    horizon = loop.curriculum.evaluation_horizon if loop.curriculum is not None else None
     results = evaluate_policies(config.agent, loop.flat_state, loop.eval_envs, config.eval_episodes,
-                                config.seed, guide, modes, packing=loop.packing)
+                                config.seed, guide, modes, packing=loop.packing, horizon=horizon)
     deployed, free = results[0], results[-1]
     for result in (deployed, free):
         if not all(math.isfinite(r) for r in result["returns"]):
@@ -907,7 +972,8 @@ def save_checkpoint(loop: Loop) -> None:
         return
     meta = {**loop.run.meta(), "step": loop.progress.step, "rng_state": loop.rng.bit_generator.state,
             "guide_rng_state": loop.guide.rng_state() if loop.guide is not None else None,
-            "progress": dataclasses.asdict(loop.progress)}
+            "progress": dataclasses.asdict(loop.progress),
+            "curriculum": loop.curriculum.state_dict() if loop.curriculum is not None else None}
     with _writing(loop, loop.out / checkpoint.IN_RUN):
         checkpoint.save_checkpoint(loop.out / checkpoint.IN_RUN, meta, loop.run.state, loop.buffer.state_dict())
     loop.saved_step = loop.progress.step

@@ -137,14 +137,16 @@ def load(path: Union[str, os.PathLike], guide: Any = None, trust_code: bool = Fa
     names code to import there (a ``module:attr`` guide, a ``module:EnvName`` env id) is refused
     with :class:`~guidedrl.errors.ConfigError`, before anything is imported, unless
     ``trust_code`` (only for files you trust: importing runs code). The file's own
-    ``trust_code`` is never read.
+    ``trust_code`` is never read. Either way the guide gets the run's ``guide_region``, as in
+    training.
     """
     policy = read_policy(path)
     config, source = policy.config.replace(trust_code=False), policy.meta_path
-    if isinstance(guide, str):
-        guide = resolve_guide(guide, config.env)
-    elif guide is None and config.guide is not None:
-        guide = resolve_guide(config.guide, config.env, trust_code=trust_code, source=source)
+    if guide is not None:
+        guide = resolve_guide(guide, config.env, region=config.guide_region)
+    elif config.guide is not None:
+        guide = resolve_guide(config.guide, config.env, region=config.guide_region, trust_code=trust_code,
+                              source=source)
     if guide is not None:
         guide.bind(policy.obs_dim, policy.action_dim, config.env)
     elif get_strategy(config.guidance).uses_guide:

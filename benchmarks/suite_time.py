@@ -10,6 +10,7 @@ time measured for the same (task, strategy, backbone), on the cores the suite ra
 projection is labelled as one; it is replaced by the measured total once the suite is done.
 
     python benchmarks/suite_time.py /work/bench/paper --cores 2
+    python benchmarks/suite_time.py docs/results/offline --cores 2 --section offline-suite-time
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the suite's output directory")
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="trials run at once")
     parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md")
-    parser.add_argument("--section", default="paper-suite-time")
+    parser.add_argument("--section", default="paper-suite-time", help="the section of --doc to write")
     args = parser.parse_args()
 
     record = json.loads((args.out / "trials.json").read_text())
@@ -60,8 +61,11 @@ def main() -> None:
     recorded = recorded_runs(args.out)  # rows of runs whose run directory is gone
     finished = pending = 0
     pending_groups = defaultdict(int)
+    carried = record.get("carried_over", {})  # runs another suite trained (--reuse): not this suite's time
     for trial in record["trials"]:
         group = (trial["task"], trial["strategy"], trial["backbone"])
+        if trial["id"] in carried:
+            continue
         if trial["status"] == "finished":
             finished += 1
             metrics = args.out / "runs" / trial["id"] / "metrics.csv"
@@ -86,7 +90,9 @@ def main() -> None:
                     f"{statistics.median(training[task, strategy, backbone]):.0f} | {sum(times):.0f} |")
     total_training = sum(sum(v) for v in training.values())
     lines = ["\n".join(rows), "",
-             f"- Trials: {finished} finished, {pending} not yet run of {len(record['trials'])}.",
+             f"- Trials: {finished} finished, {pending} not yet run of {len(record['trials'])}"
+             + (f"; {len(carried)} more carried over from another suite's runs with the same config (`--reuse`), "
+                "not counted here." if carried else "."),
              f"- Invocations of `{record['command']}`: " + ", ".join(
                  f"{i['started']} for {hms(i['wall_time'])}" for i in record["invocations"])
              + f"; total wall time {hms(record['wall_time'])}.",

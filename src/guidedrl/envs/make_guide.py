@@ -26,22 +26,11 @@ def measure_alone(guide, env_id: str, episodes: int = 20, seed: int = 10_000) ->
     """The guide's own return and catastrophes: its policy acting at every step, deterministic,
     over ``episodes`` episodes seeded ``seed, seed + 1, ...``."""
     from guidedrl.envs import make_env
+    from guidedrl.guides.base import run_alone
 
     env = make_env(env_id)
     guide.bind(int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape)), env_id)
-    returns, catastrophes, lengths = [], 0, []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        total, length, done = 0.0, 0, False
-        while not done:
-            action, _ = guide(np.asarray(obs, np.float32))
-            obs, reward, terminated, truncated, info = env.step(action.astype(np.float32))
-            total += float(reward)
-            length += 1
-            catastrophes += bool(info.get("catastrophe", False))
-            done = terminated or truncated
-        returns.append(total)
-        lengths.append(length)
+    returns, lengths, catastrophes = run_alone(guide, env, episodes, seed)
     return {"episodes": episodes, "seed": seed, "mean_return": float(np.mean(returns)),
             "std_return": float(np.std(returns)), "catastrophes": int(catastrophes),
             "catastrophe_rate": catastrophes / episodes, "mean_length": float(np.mean(lengths)),

@@ -190,3 +190,23 @@ class ComposedGuide(Guide):
 def compose(*guides: Guide, name: Optional[str] = None) -> ComposedGuide:
     """Combine guides: the first whose confidence is positive acts (see :class:`ComposedGuide`)."""
     return ComposedGuide(guides, name=name)
+
+
+def run_alone(guide: Guide, env, episodes: int, seed: int) -> Tuple[list, list, int]:
+    """``episodes`` episodes of ``guide``'s action at every step on ``env`` (a built Gymnasium env
+    with actions in [-1, 1], as ``guidedrl.envs.make_env`` gives), episode k reset with seed
+    ``seed + k``: (returns, lengths, steps flagged ``info["catastrophe"]``)."""
+    returns, lengths, catastrophes = [], [], 0
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, length, done = 0.0, 0, False
+        while not done:
+            action, _ = guide(np.asarray(obs, np.float32).reshape(-1))  # a bound guide sees flat observations
+            obs, reward, terminated, truncated, info = env.step(np.asarray(action, np.float32))
+            total += float(reward)
+            length += 1
+            catastrophes += bool(info.get("catastrophe", False))
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(length)
+    return returns, lengths, catastrophes

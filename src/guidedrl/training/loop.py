@@ -55,7 +55,7 @@ from guidedrl.config import DEFAULT_GUIDE, Config
 from guidedrl.envs import action_bounds, check_env_id, env_id_of, make_env
 from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError, TrainingFailed, WriteError
 from guidedrl.guidance import get_strategy
-from guidedrl.guides.base import GuideError
+from guidedrl.guides.base import GuideError, run_alone
 from guidedrl.names import resolve_guide
 from guidedrl.replay import ReplayBuffer, unflatten
 from guidedrl.training import checkpoint
@@ -568,17 +568,8 @@ def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.En
 def guide_alone(loop: Loop, episodes: int) -> Tuple[List[int], List[float]]:
     """Lengths and returns of ``episodes`` episodes of the guide's action at every step, on the
     first evaluation env with the evaluation seeds (a curriculum's measure before training)."""
-    env, lengths, returns = loop.eval_envs[0], [], []
     try:
-        for episode in range(episodes):
-            obs, _ = env.reset(seed=loop.config.seed + EVAL_SEED_OFFSET + episode)
-            length, total, done = 0, 0.0, False
-            while not done:
-                action, _ = guide_fields(loop.guide, np.asarray(obs, np.float32).reshape(-1), loop.action_dim)
-                obs, reward, terminated, truncated, _ = env.step(np.asarray(action, np.float32))
-                length, total, done = length + 1, total + float(reward), bool(terminated or truncated)
-            lengths.append(length)
-            returns.append(total)
+        returns, lengths, _ = run_alone(loop.guide, loop.eval_envs[0], episodes, loop.config.seed + EVAL_SEED_OFFSET)
     except GuidedRLError:
         raise
     except Exception as error:

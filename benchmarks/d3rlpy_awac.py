@@ -33,6 +33,15 @@ i`` (``guidedrl.training.evaluate``); online training episode k resets with guid
     python benchmarks/d3rlpy_awac.py                                   # every task, 3 seeds, the suite's budgets
     python benchmarks/d3rlpy_awac.py --tasks Pendulum-v1 --offline-steps 500 --online-steps 0   # smoke
     python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline   # guidedrl's side: the suite's awac runs
+    python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline --online-seeds 1   # online for seed 0 only
+
+``--online-seeds K``: only seeds below K fine-tune online (on both sides); the others stop after
+the offline phase, whose score is then compared alone (d3rlpy's ``fit_online`` runs one gradient
+step per environment step at d3rlpy's rate, about 6 ms at 64-64 on one core, so each online
+run costs it several minutes). The JSON is written after every seed; run again with the same
+settings, the script keeps the (task, seed) runs it holds (with the online budget now asked of
+that seed) and trains the rest, so a later ``--online-seeds 3`` adds the online runs of seeds
+1 and 2 to an ``--online-seeds 1`` invocation's.
 
 Datasets go to ``--store`` (default: the suite's store ``bench/offline/minari`` if it exists,
 else ``benchmarks/out/d3rlpy_awac/minari``); results to ``--json`` (default
@@ -270,6 +279,8 @@ def suite_guidedrl(task: str, seed: int, args, suite_dir: Path) -> dict:
             for r in rows]
     rows.sort(key=lambda r: (r["phase"] != "offline", r["offline_step"], r["step"]))
     offline = [r for r in rows if r["phase"] == "offline"]
+    if args.online_steps == 0:  # an offline-only comparison: the run's offline phase
+        rows = offline
     if offline[-1]["offline_step"] != args.offline_steps or rows[-1]["step"] != args.online_steps:
         raise SystemExit(f"the suite's {task} awac run (seed {seed}) has {offline[-1]['offline_step']} offline and "
                          f"{rows[-1]['step']} online steps, not the {args.offline_steps} and {args.online_steps} asked for")
@@ -361,11 +372,13 @@ def _summary(rows: list) -> dict:
 
 
 def table(results: dict) -> str:
-    """Per task: medians over seeds of each side's offline-end and final returns, offline
-    gradient steps/s and wall time."""
-    lines = ["| task | dataset | seeds | offline end: guidedrl | d3rlpy | final (online): guidedrl | d3rlpy | "
-             "offline grad. steps/s: guidedrl | d3rlpy | wall s: guidedrl | d3rlpy |",
-             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    """Per task: medians over seeds of each side's offline-end return, offline gradient steps/s
+    and offline-phase wall time (every seed), and of the final return and whole-run wall time
+    (the seeds that fine-tuned online)."""
+    lines = ["| task | dataset | seeds (online) | offline end: guidedrl | d3rlpy | final (online): guidedrl | "
+             "d3rlpy | offline grad. steps/s: guidedrl | d3rlpy | offline phase s: guidedrl | d3rlpy | "
+             "whole run s: guidedrl | d3rlpy |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
 
     def median(values):
         values = [v for v in values if v == v]
@@ -376,16 +389,20 @@ def table(results: dict) -> str:
 
     for task, entry in results.items():
         runs = entry["seeds"]
+        online = [r for r in runs if r.get("online_steps", entry["online_steps"])]
         ours = [_summary(r["guidedrl"]["rows"]) for r in runs]
         theirs = [_summary(r["d3rlpy"]["rows"]) for r in runs]
         lines.append(" | ".join([
-            f"| {task}", f"`{entry['dataset']['id']}`", str(len(runs)),
+            f"| {task}", f"`{entry['dataset']['id']}`", f"{len(runs)} ({len(online)})",
             fmt(median([s["offline_end"] for s in ours])), fmt(median([s["offline_end"] for s in theirs])),
-            fmt(median([s["final"] for s in ours])), fmt(median([s["final"] for s in theirs])),
+            fmt(median([_summary(r["guidedrl"]["rows"])["final"] for r in online])),
+            fmt(median([_summary(r["d3rlpy"]["rows"])["final"] for r in online])),
             fmt(median([r["guidedrl"]["offline_steps_per_second"] for r in runs]), 0),
             fmt(median([r["d3rlpy"]["offline_steps_per_second"] for r in runs]), 0),
-            fmt(median([r["guidedrl"]["wall_seconds"] for r in runs]), 0),
-            fmt(median([r["d3rlpy"]["wall_seconds"] for r in runs]), 0)]) + " |")
+            fmt(median([r["guidedrl"]["offline_wall_seconds"] for r in runs]), 0),
+            fmt(median([r["d3rlpy"]["offline_seconds"] for r in runs]), 0),
+            fmt(median([r["guidedrl"]["wall_seconds"] for r in online]), 0),
+            fmt(median([r["d3rlpy"]["wall_seconds"] for r in online]), 0)]) + " |")
     return "\n".join(lines)
 
 
@@ -397,6 +414,9 @@ def main() -> None:
     parser.add_argument("--offline-eval-every", type=int, default=2_500)
     parser.add_argument("--online-steps", type=int, default=None,
                         help="online environment steps (default: the suite's, 100k, Pendulum 20k; 0: offline only)")
+    parser.add_argument("--online-seeds", type=int, default=None,
+                        help="only seeds below this fine-tune online; the others stop after the offline phase "
+                             "(default: every seed)")
     parser.add_argument("--eval-every", type=int, default=2_000)
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--hidden", default="64,64")
@@ -431,16 +451,53 @@ def main() -> None:
 
     store = Path(args.store) if args.store else (SUITE_STORE if SUITE_STORE.is_dir() else OUT / "minari")
     tasks = args.tasks or list(OFFLINE_TASKS)
+    settings = {"hidden": args.hidden, "batch": args.batch, "offline_steps": args.offline_steps,
+                "offline_eval_every": args.offline_eval_every, "eval_every": args.eval_every,
+                "eval_episodes": args.eval_episodes, "online_steps": args.online_steps,
+                "guidedrl_from": str(args.guidedrl_from)}  # --seeds and --online-seeds may change between runs
+    json_path = Path(args.json)
+    done = {}  # (task, seed) -> its entry, from an earlier invocation with the same settings
+    if json_path.exists():
+        earlier = json.loads(json_path.read_text())
+        if earlier.get("meta", {}).get("settings") == settings:
+            for task, entry in earlier.get("results", {}).items():
+                for seed_entry in entry["seeds"]:
+                    done[(task, seed_entry["seed"])] = seed_entry
+    import jax
+
+    command = "python benchmarks/d3rlpy_awac.py " + shlex.join(sys.argv[1:])
+    meta = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "jax": jax.__version__, "hidden": args.hidden, "batch": args.batch,
+            "offline_steps": args.offline_steps, "eval_episodes": args.eval_episodes, "store": str(store),
+            "settings": settings}
     results = {}
+
+    def save() -> None:
+        meta["load_average"] = os.getloadavg()
+        for entry in results.values():
+            if entry["seeds"] and "d3rlpy" not in meta:
+                meta.update(d3rlpy=entry["seeds"][0]["d3rlpy"]["d3rlpy"], torch=entry["seeds"][0]["d3rlpy"]["torch"])
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = json_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float))
+        tmp.replace(json_path)
+
     for task in tasks:
-        online_steps = args.online_steps if args.online_steps is not None else STEPS.get(task, DEFAULT_STEPS)
-        task_args = argparse.Namespace(**{**vars(args), "online_steps": online_steps})
+        suite_online = args.online_steps if args.online_steps is not None else STEPS.get(task, DEFAULT_STEPS)
         record = ensure_dataset(task, store.resolve())
         print(f"{task}: dataset {record['id']}, {record['episodes']} episodes, {record['steps']} transitions, "
               f"mean return {record['mean_return']:.1f} (store {store})", flush=True)
         npz = convert(task, record["id"], store.resolve(), OUT / task)
         seeds = []
+        results[task] = {"dataset": {k: record.get(k) for k in ("id", "episodes", "steps", "mean_return", "commands")},
+                         "online_steps": suite_online, "seeds": seeds}
         for seed in range(args.seeds):
+            online_steps = suite_online if args.online_seeds is None or seed < args.online_seeds else 0
+            if (task, seed) in done and done[(task, seed)]["online_steps"] == online_steps:
+                seeds.append(done[(task, seed)])
+                print(f"  seed {seed}: kept from {json_path}", flush=True)
+                continue
+            task_args = argparse.Namespace(**{**vars(args), "online_steps": online_steps})
             ours = (suite_guidedrl(task, seed, task_args, args.guidedrl_from) if args.guidedrl_from is not None
                     else run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}"))
             theirs = run_d3rlpy(task, seed, npz, task_args, OUT / task / f"d3rlpy-s{seed}.log")
@@ -448,22 +505,9 @@ def main() -> None:
                   f"d3rlpy {_summary(theirs['rows'])['offline_end']:.1f}; wall {ours['wall_seconds']:.0f} s"
                   f" and {theirs['wall_seconds']:.0f} s; d3rlpy's data: {theirs['alignment']['episodes']} episodes, "
                   f"{theirs['alignment']['transitions']} transitions, aligned", flush=True)
-            seeds.append({"seed": seed, "guidedrl": ours, "d3rlpy": theirs})
-        results[task] = {"dataset": {k: record.get(k) for k in ("id", "episodes", "steps", "mean_return", "commands")},
-                         "online_steps": online_steps, "seeds": seeds}
-
-    import jax
-
-    command = "python benchmarks/d3rlpy_awac.py " + shlex.join(sys.argv[1:])
-    meta = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "jax": jax.__version__, "hidden": args.hidden, "batch": args.batch,
-            "offline_steps": args.offline_steps, "eval_episodes": args.eval_episodes, "store": str(store),
-            "load_average": os.getloadavg()}
-    if results:
-        first = next(iter(results.values()))["seeds"][0]["d3rlpy"]
-        meta.update(d3rlpy=first["d3rlpy"], torch=first["torch"])
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float))
+            seeds.append({"seed": seed, "online_steps": online_steps, "guidedrl": ours, "d3rlpy": theirs})
+            save()
+    save()
     body = table(results)
     print(body)
     if args.markdown:

@@ -90,6 +90,8 @@ class BenchArgs:
     """Output directory (default: bench/<suite>); re-running into it skips finished trials."""
     address: Optional[str] = None
     """Join this Ray cluster (e.g. auto or host:6379) instead of starting a local Ray; OUT must be shared storage."""
+    cpus: Optional[int] = None
+    """Trials at once on a local Ray: one CPU each (default: all the machine's CPUs)."""
     reuse: Tuple[str, ...] = ()
     """Other suites' output directories (e.g. docs/results/paper) whose finished runs with exactly the same config are carried over instead of trained again."""
     report: Optional[str] = None
@@ -255,11 +257,15 @@ def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
     from guidedrl.experiments.runner import run_suite
     from guidedrl.experiments.suites import build_suite
 
+    if args.cpus is not None and args.cpus < 1:
+        from guidedrl.errors import ConfigError
+
+        raise ConfigError(f"--cpus must be at least 1, not {args.cpus}")
     trials = build_suite(args.suite, seeds=args.seeds, steps=args.steps, tasks=args.tasks,
                          strategies=args.strategies, backbones=args.backbones, offline_steps=args.offline_steps)
     out = args.out or os.path.join("bench", args.suite)
     record = run_suite(trials, out, suite=args.suite, command=command, address=args.address,
-                       progress=args.progress, reuse=args.reuse)
+                       progress=args.progress, reuse=args.reuse, cpus=args.cpus)
     if (Path(out) / "report.md").exists():
         print(f"report: {Path(out).resolve() / 'report.md'}")
     crashed = sum(1 for t in record["trials"] if t["status"] == "crashed")

@@ -159,6 +159,7 @@ def test_suites_have_the_protocol_grid():
     (["--suite", "paper", "--tasks", "CartPole-v1"], "BallInCup-v0, Pendulum-v1, PointCircle-v0"),
     (["--strategies", "pgg"], "none, rg, sag, pig, pag, residual"),
     (["--backbones", "ppo"], "sac, td3"),
+    (["--cpus", "0"], "--cpus must be at least 1, not 0"),
 ])
 def test_bad_names_list_the_valid_ones(argv, names, capsys, tmp_path):
     assert cli.main(["bench", *argv, "--out", str(tmp_path / "b")]) == 2

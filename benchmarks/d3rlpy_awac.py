@@ -371,14 +371,27 @@ def _summary(rows: list) -> dict:
             "final": online[-1]["eval_return"] if online else float("nan")}
 
 
+def _improvement(ours: list, theirs: list) -> str:
+    """rliable's probability that a guidedrl run ends its offline phase higher than a d3rlpy run
+    (ties count half), with its 95% bootstrap interval; "—" with fewer than 2 seeds a side."""
+    from guidedrl.experiments import stats
+
+    x = np.array([s["offline_end"] for s in ours])
+    y = np.array([s["offline_end"] for s in theirs])
+    if min(len(x), len(y)) < 2:
+        return "—"
+    p, low, high = stats.probability_of_improvement(x, y, reps=10_000)
+    return f"{p:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def table(results: dict) -> str:
     """Per task: medians over seeds of each side's offline-end return, offline gradient steps/s
     and offline-phase wall time (every seed), and of the final return and whole-run wall time
     (the seeds that fine-tuned online)."""
     lines = ["| task | dataset | seeds (online) | offline end: guidedrl | d3rlpy | final (online): guidedrl | "
              "d3rlpy | offline grad. steps/s: guidedrl | d3rlpy | offline phase s: guidedrl | d3rlpy | "
-             "whole run s: guidedrl | d3rlpy |",
-             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "whole run s: guidedrl | d3rlpy | P(guidedrl's offline end higher) [95% CI] |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
 
     def median(values):
         values = [v for v in values if v == v]
@@ -402,7 +415,7 @@ def table(results: dict) -> str:
             fmt(median([r["guidedrl"]["offline_wall_seconds"] for r in runs]), 0),
             fmt(median([r["d3rlpy"]["offline_seconds"] for r in runs]), 0),
             fmt(median([r["guidedrl"]["wall_seconds"] for r in online]), 0),
-            fmt(median([r["d3rlpy"]["wall_seconds"] for r in online]), 0)]) + " |")
+            fmt(median([r["d3rlpy"]["wall_seconds"] for r in online]), 0), _improvement(ours, theirs)]) + " |")
     return "\n".join(lines)
 
 

@@ -35,6 +35,12 @@ i`` (``guidedrl.training.evaluate``); online training episode k resets with guid
     python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline   # guidedrl's side: the suite's awac runs
     python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline --online-seeds 1   # online for seed 0 only
 
+``--d3rlpy-entropy-off`` (a diagnostic, its own ``--json``): d3rlpy's AWAC keeps SAC's critic
+target, min Q(s', a') - α log π(a'|s') with a' drawn from the tanh-squashed policy, and its α is
+a dummy log-temperature of 0 that nothing trains, so α = 1; guidedrl's AWAC (ALGORITHMS.md) has
+no entropy term. The flag sets that log-temperature to -100 (α = 0 in float32), to measure how
+much of a score difference the term explains.
+
 ``--online-seeds K``: only seeds below K fine-tune online (on both sides); the others stop after
 the offline phase, whose score is then compared alone (d3rlpy's ``fit_online`` runs one gradient
 step per environment step at d3rlpy's rate, about 6 ms at 64-64 on one core, so each online
@@ -142,6 +148,11 @@ def worker(args) -> None:
 
     awac = build_awac(tuple(int(h) for h in args.hidden.split(",")), args.batch, args.seed)
     awac.build_with_dataset(dataset)
+    if args.d3rlpy_entropy_off:  # diagnostic: its critic target without the fixed entropy term
+        from d3rlpy.models.torch import get_parameter
+
+        with torch.no_grad():  # AWAC's dummy log-temperature, 0 (temperature 1) and never trained
+            get_parameter(awac.impl._modules.log_temp).fill_(-100.0)  # exp(-100) is 0 in float32
     rows, clock = [], {"eval": 0.0}
 
     def evaluate(phase: str, offline_step: int, step: int) -> None:
@@ -332,6 +343,7 @@ def run_d3rlpy(task: str, seed: int, npz: Path, args, log: Path) -> dict:
                "--offline-steps", str(args.offline_steps), "--offline-eval-every", str(args.offline_eval_every),
                "--online-steps", str(args.online_steps), "--eval-every", str(args.eval_every),
                "--eval-episodes", str(args.eval_episodes), "--eval-seed-offset", str(EVAL_SEED_OFFSET),
+               *(["--d3rlpy-entropy-off"] if args.d3rlpy_entropy_off else []),
                "--fd-in", str(to_worker_r), "--fd-out", str(from_worker_w)]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update(THREADS)
@@ -439,6 +451,9 @@ def main() -> None:
     parser.add_argument("--guidedrl-from", type=Path, default=None,
                         help="take guidedrl's side from this offline suite output's awac runs (its results.csv) "
                              "instead of training it again")
+    parser.add_argument("--d3rlpy-entropy-off", action="store_true",
+                        help="diagnostic: d3rlpy's critic target without its entropy term (AWAC keeps SAC's "
+                             "target, -log π(a'|s') at a temperature fixed at 1)")
     parser.add_argument("--json", default=str(OUT / "results.json"))
     parser.add_argument("--markdown", default=None, help="replace the d3rlpy-awac section of this file")
     # the worker's own arguments
@@ -467,7 +482,7 @@ def main() -> None:
     settings = {"hidden": args.hidden, "batch": args.batch, "offline_steps": args.offline_steps,
                 "offline_eval_every": args.offline_eval_every, "eval_every": args.eval_every,
                 "eval_episodes": args.eval_episodes, "online_steps": args.online_steps,
-                "guidedrl_from": str(args.guidedrl_from)}  # --seeds and --online-seeds may change between runs
+                "guidedrl_from": str(args.guidedrl_from), "d3rlpy_entropy_off": args.d3rlpy_entropy_off}  # --seeds and --online-seeds may change between runs
     json_path = Path(args.json)
     done = {}  # (task, seed) -> its entry, from an earlier invocation with the same settings
     if json_path.exists():

@@ -52,8 +52,9 @@ that seed) and trains the rest, so a later ``--online-seeds 3`` adds the online 
 Datasets go to ``--store`` (default: the suite's store ``bench/offline/minari`` if it exists,
 else ``benchmarks/out/d3rlpy_awac/minari``); results to ``--json`` (default
 ``benchmarks/out/d3rlpy_awac/results.json``), the table to stdout (and ``--markdown FILE``
-replaces the ``d3rlpy-awac`` section of that file). Wall times are each run's own, evaluation
-included; gradient steps/s exclude evaluation. Benchmarks never assert a time.
+replaces the ``d3rlpy-awac`` section of that file, ``d3rlpy-awac-entropy-off`` with that flag).
+Wall times are each run's own, evaluation included; gradient steps/s exclude evaluation.
+Benchmarks never assert a time.
 """
 
 from __future__ import annotations
@@ -455,7 +456,8 @@ def main() -> None:
                         help="diagnostic: d3rlpy's critic target without its entropy term (AWAC keeps SAC's "
                              "target, -log π(a'|s') at a temperature fixed at 1)")
     parser.add_argument("--json", default=str(OUT / "results.json"))
-    parser.add_argument("--markdown", default=None, help="replace the d3rlpy-awac section of this file")
+    parser.add_argument("--markdown", default=None,
+                        help="replace the d3rlpy-awac section of this file (d3rlpy-awac-entropy-off with that flag)")
     # the worker's own arguments
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -487,7 +489,8 @@ def main() -> None:
     done = {}  # (task, seed) -> its entry, from an earlier invocation with the same settings
     if json_path.exists():
         earlier = json.loads(json_path.read_text())
-        if earlier.get("meta", {}).get("settings") == settings:
+        # a JSON written before --d3rlpy-entropy-off existed was written without it
+        if {"d3rlpy_entropy_off": False, **earlier.get("meta", {}).get("settings", {})} == settings:
             for task, entry in earlier.get("results", {}).items():
                 for seed_entry in entry["seeds"]:
                     done[(task, seed_entry["seed"])] = seed_entry
@@ -499,6 +502,7 @@ def main() -> None:
             "offline_steps": args.offline_steps, "eval_episodes": args.eval_episodes, "store": str(store),
             "settings": settings}
     results = {}
+    ran = 0  # runs trained in this invocation
 
     def save() -> None:
         meta["load_average"] = os.getloadavg()
@@ -512,6 +516,13 @@ def main() -> None:
 
     for task in tasks:
         suite_online = args.online_steps if args.online_steps is not None else STEPS.get(task, DEFAULT_STEPS)
+        wanted = [(seed, suite_online if args.online_seeds is None or seed < args.online_seeds else 0)
+                  for seed in range(args.seeds)]
+        if all((task, seed) in done and done[(task, seed)]["online_steps"] == steps for seed, steps in wanted):
+            # every run is kept: the table needs neither the dataset nor d3rlpy
+            results[task] = {**earlier["results"][task], "seeds": [done[(task, seed)] for seed, _ in wanted]}
+            print(f"{task}: all {args.seeds} seeds kept from {json_path}", flush=True)
+            continue
         record = ensure_dataset(task, store.resolve())
         print(f"{task}: dataset {record['id']}, {record['episodes']} episodes, {record['steps']} transitions, "
               f"mean return {record['mean_return']:.1f} (store {store})", flush=True)
@@ -534,14 +545,19 @@ def main() -> None:
                   f" and {theirs['wall_seconds']:.0f} s; d3rlpy's data: {theirs['alignment']['episodes']} episodes, "
                   f"{theirs['alignment']['transitions']} transitions, aligned", flush=True)
             seeds.append({"seed": seed, "online_steps": online_steps, "guidedrl": ours, "d3rlpy": theirs})
+            ran += 1
             save()
-    save()
+    if ran:
+        save()
+    else:  # nothing trained now: the JSON and its record of when and where stay as they were
+        meta = earlier["meta"]
     body = table(results)
     print(body)
     if args.markdown:
         from throughput import write_section
 
-        write_section(Path(args.markdown), "d3rlpy-awac", body, meta,
+        section = "d3rlpy-awac-entropy-off" if args.d3rlpy_entropy_off else "d3rlpy-awac"
+        write_section(Path(args.markdown), section, body, meta,
                       note="medians over seeds; wall time with evaluation; gradient steps/s without")
 
 

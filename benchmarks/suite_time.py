@@ -10,7 +10,7 @@ time measured for the same (task, strategy, backbone), on the cores the suite ra
 projection is labelled as one; it is replaced by the measured total once the suite is done.
 
     python benchmarks/suite_time.py /work/bench/paper --cores 2
-    python benchmarks/suite_time.py docs/results/offline --cores 2 --section offline-suite-time
+    python benchmarks/suite_time.py docs/results/offline --cores 2     # section offline-suite-time
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the suite's output directory")
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="trials run at once")
     parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md")
-    parser.add_argument("--section", default="paper-suite-time", help="the section of --doc to write")
+    parser.add_argument("--section", default=None,
+                        help="the section of --doc to write (default: SUITE-suite-time, SUITE from trials.json)")
     args = parser.parse_args()
 
     record = json.loads((args.out / "trials.json").read_text())
+    section = args.section or f"{record.get('suite', 'paper')}-suite-time"
     measured = defaultdict(list)
     training = defaultdict(list)
     recorded = recorded_runs(args.out)  # rows of runs whose run directory is gone
@@ -119,7 +121,7 @@ def main() -> None:
                      + (f"; {unknown} pending runs are on tasks with no finished run yet." if unknown else "."))
     meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
             "command": "python benchmarks/suite_time.py " + " ".join(sys.argv[1:]), "platform": platform.platform()}
-    write_section(args.doc, args.section, "\n".join(lines), meta, note="from the suite's trials.json and its runs' metrics.csv or results.csv rows")
+    write_section(args.doc, section, "\n".join(lines), meta, note="from the suite's trials.json and its runs' metrics.csv or results.csv rows")
     print("\n".join(lines))
 
 

@@ -41,6 +41,11 @@ a dummy log-temperature of 0 that nothing trains, so α = 1; guidedrl's AWAC (AL
 no entropy term. The flag sets that log-temperature to -100 (α = 0 in float32), to measure how
 much of a score difference the term explains.
 
+``--guidedrl-actor-weight-decay X`` (a diagnostic, its own ``--json``): guidedrl's actor loss is
+the batch mean of w·log π, d3rlpy's the batch sum, so the same coupled weight decay (1e-4) is
+N = batch size times stronger, relative to the loss, in guidedrl; X = 1e-4 / N matches d3rlpy's.
+guidedrl's side is then trained here (``--guidedrl-from`` is not read for it).
+
 ``--online-seeds K``: only seeds below K fine-tune online (on both sides); the others stop after
 the offline phase, whose score is then compared alone (d3rlpy's ``fit_online`` runs one gradient
 step per environment step at d3rlpy's rate, about 6 ms at 64-64 on one core, so each online
@@ -251,6 +256,8 @@ def run_guidedrl(task: str, seed: int, args, run_dir: Path) -> dict:
     config = trial.config(str(run_dir)).replace(
         steps=args.online_steps, eval_every=args.eval_every, offline_eval_every=args.offline_eval_every,
         eval_episodes=args.eval_episodes, checkpoint_every=10**9)
+    if args.guidedrl_actor_weight_decay is not None:
+        config = config.replace(awac_actor_weight_decay=args.guidedrl_actor_weight_decay)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     started = time.perf_counter()
@@ -271,7 +278,8 @@ def run_guidedrl(task: str, seed: int, args, run_dir: Path) -> dict:
     return {"rows": rows, "wall_seconds": wall, "offline_wall_seconds": offline[-1]["wall_time"],
             "offline_steps_per_second": rate, "settings": {"hidden_sizes": list(config.hidden_sizes),
                                                            "batch_size": config.minibatch_size,
-                                                           "awac_lambda": config.awac_lambda}}
+                                                           "awac_lambda": config.awac_lambda,
+                                                           "awac_actor_weight_decay": config.awac_actor_weight_decay}}
 
 
 def suite_guidedrl(task: str, seed: int, args, suite_dir: Path) -> dict:
@@ -455,6 +463,9 @@ def main() -> None:
     parser.add_argument("--d3rlpy-entropy-off", action="store_true",
                         help="diagnostic: d3rlpy's critic target without its entropy term (AWAC keeps SAC's "
                              "target, -log π(a'|s') at a temperature fixed at 1)")
+    parser.add_argument("--guidedrl-actor-weight-decay", type=float, default=None,
+                        help="diagnostic: guidedrl's actor weight decay (default: the config's, 1e-4); "
+                             "guidedrl's side is then trained here, not taken from --guidedrl-from")
     parser.add_argument("--json", default=str(OUT / "results.json"))
     parser.add_argument("--markdown", default=None,
                         help="replace the d3rlpy-awac section of this file (d3rlpy-awac-entropy-off with that flag)")
@@ -484,13 +495,15 @@ def main() -> None:
     settings = {"hidden": args.hidden, "batch": args.batch, "offline_steps": args.offline_steps,
                 "offline_eval_every": args.offline_eval_every, "eval_every": args.eval_every,
                 "eval_episodes": args.eval_episodes, "online_steps": args.online_steps,
-                "guidedrl_from": str(args.guidedrl_from), "d3rlpy_entropy_off": args.d3rlpy_entropy_off}  # --seeds and --online-seeds may change between runs
+                "guidedrl_from": str(args.guidedrl_from), "d3rlpy_entropy_off": args.d3rlpy_entropy_off,
+                "guidedrl_actor_weight_decay": args.guidedrl_actor_weight_decay}  # --seeds and --online-seeds may change between runs
     json_path = Path(args.json)
     done = {}  # (task, seed) -> its entry, from an earlier invocation with the same settings
     if json_path.exists():
         earlier = json.loads(json_path.read_text())
         # a JSON written before --d3rlpy-entropy-off existed was written without it
-        if {"d3rlpy_entropy_off": False, **earlier.get("meta", {}).get("settings", {})} == settings:
+        if {"d3rlpy_entropy_off": False, "guidedrl_actor_weight_decay": None,
+                **earlier.get("meta", {}).get("settings", {})} == settings:
             for task, entry in earlier.get("results", {}).items():
                 for seed_entry in entry["seeds"]:
                     done[(task, seed_entry["seed"])] = seed_entry
@@ -537,8 +550,8 @@ def main() -> None:
                 print(f"  seed {seed}: kept from {json_path}", flush=True)
                 continue
             task_args = argparse.Namespace(**{**vars(args), "online_steps": online_steps})
-            ours = (suite_guidedrl(task, seed, task_args, args.guidedrl_from) if args.guidedrl_from is not None
-                    else run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}"))
+            ours = (suite_guidedrl(task, seed, task_args, args.guidedrl_from)
+                    if args.guidedrl_from is not None and args.guidedrl_actor_weight_decay is None else run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}"))
             theirs = run_d3rlpy(task, seed, npz, task_args, OUT / task / f"d3rlpy-s{seed}.log")
             print(f"  seed {seed}: offline end guidedrl {_summary(ours['rows'])['offline_end']:.1f}, "
                   f"d3rlpy {_summary(theirs['rows'])['offline_end']:.1f}; wall {ours['wall_seconds']:.0f} s"
@@ -556,7 +569,8 @@ def main() -> None:
     if args.markdown:
         from throughput import write_section
 
-        section = "d3rlpy-awac-entropy-off" if args.d3rlpy_entropy_off else "d3rlpy-awac"
+        section = "d3rlpy-awac" + ("-entropy-off" if args.d3rlpy_entropy_off else "") + (
+            "-weight-decay" if args.guidedrl_actor_weight_decay is not None else "")
         write_section(Path(args.markdown), section, body, meta,
                       note="medians over seeds; wall time with evaluation; gradient steps/s without")
 

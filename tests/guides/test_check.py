@@ -15,11 +15,13 @@ from guidedrl.guides import Guide
 @pytest.mark.parametrize("task", list(TASKS))
 def test_the_guide_alone_is_the_stored_alone_measurement(task):
     """``guidedrl envs`` numbers (alone.json, by ``python benchmarks/envs.py --alone``): episodes reset
-    with seeds 10000, 10001, ...; the same seeds give the same returns, bit for bit."""
+    with seeds 10000, 10001, ...; the same seeds give the same returns: bit for bit on the machine
+    that stored them, to float64 round-off on another CPU (seen: 5e-15 on PointReach-v0, whose
+    MuJoCo and numpy take other SIMD paths there)."""
     result = check_guide(task, episodes=2)
     stored = stored_alone()[task]
     assert stored["seed"] == DEFAULT_SEED
-    assert result.policies["guide"].returns == stored["returns"][:2]
+    assert result.policies["guide"].returns == pytest.approx(stored["returns"][:2], rel=1e-12, abs=1e-12)
     assert result.policies["guide"].catastrophes == 0
 
 

@@ -57,7 +57,8 @@ that seed) and trains the rest, so a later ``--online-seeds 3`` adds the online 
 Datasets go to ``--store`` (default: the suite's store ``bench/offline/minari`` if it exists,
 else ``benchmarks/out/d3rlpy_awac/minari``); results to ``--json`` (default
 ``benchmarks/out/d3rlpy_awac/results.json``), the table to stdout (and ``--markdown FILE``
-replaces the ``d3rlpy-awac`` section of that file, ``d3rlpy-awac-entropy-off`` with that flag).
+replaces the ``d3rlpy-awac`` section of that file; the diagnostics append ``-entropy-off`` and
+``-weight-decay`` to its name).
 Wall times are each run's own, evaluation included; gradient steps/s exclude evaluation.
 Benchmarks never assert a time.
 """
@@ -392,17 +393,20 @@ def _summary(rows: list) -> dict:
             "final": online[-1]["eval_return"] if online else float("nan")}
 
 
-def _improvement(ours: list, theirs: list) -> str:
-    """rliable's probability that a guidedrl run ends its offline phase higher than a d3rlpy run
-    (ties count half), with its 95% bootstrap interval; "—" with fewer than 2 seeds a side."""
+def improvement_text(x, y) -> str:
+    """rliable's probability that a run of ``x`` scores higher than a run of ``y`` (ties count
+    half), with its 95% bootstrap interval; "—" with fewer than 2 runs a side."""
     from guidedrl.experiments import stats
 
-    x = np.array([s["offline_end"] for s in ours])
-    y = np.array([s["offline_end"] for s in theirs])
     if min(len(x), len(y)) < 2:
         return "—"
-    p, low, high = stats.probability_of_improvement(x, y, reps=10_000)
+    p, low, high = stats.probability_of_improvement(np.asarray(x), np.asarray(y), reps=10_000)
     return f"{p:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _improvement(ours: list, theirs: list) -> str:
+    """:func:`improvement_text` of a guidedrl run ending its offline phase higher than a d3rlpy run."""
+    return improvement_text([s["offline_end"] for s in ours], [s["offline_end"] for s in theirs])
 
 
 def table(results: dict) -> str:
@@ -468,7 +472,8 @@ def main() -> None:
                              "guidedrl's side is then trained here, not taken from --guidedrl-from")
     parser.add_argument("--json", default=str(OUT / "results.json"))
     parser.add_argument("--markdown", default=None,
-                        help="replace the d3rlpy-awac section of this file (d3rlpy-awac-entropy-off with that flag)")
+                        help="replace the d3rlpy-awac section of this file (with -entropy-off and/or "
+                             "-weight-decay appended under the diagnostic flags)")
     # the worker's own arguments
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -501,7 +506,7 @@ def main() -> None:
     done = {}  # (task, seed) -> its entry, from an earlier invocation with the same settings
     if json_path.exists():
         earlier = json.loads(json_path.read_text())
-        # a JSON written before --d3rlpy-entropy-off existed was written without it
+        # a JSON written before the diagnostic flags existed has no entry for them
         if {"d3rlpy_entropy_off": False, "guidedrl_actor_weight_decay": None,
                 **earlier.get("meta", {}).get("settings", {})} == settings:
             for task, entry in earlier.get("results", {}).items():
@@ -531,7 +536,11 @@ def main() -> None:
         suite_online = args.online_steps if args.online_steps is not None else STEPS.get(task, DEFAULT_STEPS)
         wanted = [(seed, suite_online if args.online_seeds is None or seed < args.online_seeds else 0)
                   for seed in range(args.seeds)]
-        if all((task, seed) in done and done[(task, seed)]["online_steps"] == steps for seed, steps in wanted):
+
+        def kept(seed: int, steps: int) -> bool:
+            return (task, seed) in done and done[(task, seed)]["online_steps"] == steps
+
+        if all(kept(seed, steps) for seed, steps in wanted):
             # every run is kept: the table needs neither the dataset nor d3rlpy
             results[task] = {**earlier["results"][task], "seeds": [done[(task, seed)] for seed, _ in wanted]}
             print(f"{task}: all {args.seeds} seeds kept from {json_path}", flush=True)
@@ -543,15 +552,16 @@ def main() -> None:
         seeds = []
         results[task] = {"dataset": {k: record.get(k) for k in ("id", "episodes", "steps", "mean_return", "commands")},
                          "online_steps": suite_online, "seeds": seeds}
-        for seed in range(args.seeds):
-            online_steps = suite_online if args.online_seeds is None or seed < args.online_seeds else 0
-            if (task, seed) in done and done[(task, seed)]["online_steps"] == online_steps:
+        for seed, online_steps in wanted:
+            if kept(seed, online_steps):
                 seeds.append(done[(task, seed)])
                 print(f"  seed {seed}: kept from {json_path}", flush=True)
                 continue
             task_args = argparse.Namespace(**{**vars(args), "online_steps": online_steps})
-            ours = (suite_guidedrl(task, seed, task_args, args.guidedrl_from)
-                    if args.guidedrl_from is not None and args.guidedrl_actor_weight_decay is None else run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}"))
+            if args.guidedrl_from is not None and args.guidedrl_actor_weight_decay is None:
+                ours = suite_guidedrl(task, seed, task_args, args.guidedrl_from)
+            else:
+                ours = run_guidedrl(task, seed, task_args, OUT / task / f"guidedrl-s{seed}")
             theirs = run_d3rlpy(task, seed, npz, task_args, OUT / task / f"d3rlpy-s{seed}.log")
             print(f"  seed {seed}: offline end guidedrl {_summary(ours['rows'])['offline_end']:.1f}, "
                   f"d3rlpy {_summary(theirs['rows'])['offline_end']:.1f}; wall {ours['wall_seconds']:.0f} s"

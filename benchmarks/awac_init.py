@@ -70,16 +70,18 @@ def use_torch_init() -> None:
 
     networks.MLP = TorchInitMLP
     awac.MLP = TorchInitMLP
+    jax.clear_caches()  # programs traced with the Flax MLP (a flax run earlier in this process)
 
 
-def offline_run(task: str, seed: int, args, store: Path) -> dict:
-    """One offline-only AWAC run with the offline suite's trial config."""
+def offline_run(task: str, seed: int, init: str, args) -> dict:
+    """One offline-only AWAC run with the offline suite's trial config (the networks as
+    :func:`use_torch_init` left them, ``init`` naming which)."""
     from guidedrl.experiments.suites import build_suite
     from guidedrl.training.loop import train
 
     trial = next(t for t in build_suite("offline", seeds=seed + 1, steps=10, offline_steps=args.offline_steps,
                                         tasks=[task], strategies=["awac"]) if t.seed == seed)
-    run_dir = OUT / f"{task}-{args.init_now}-s{seed}"
+    run_dir = OUT / f"{task}-{init}-s{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     config = trial.config(str(run_dir)).replace(steps=0, offline_eval_every=args.offline_eval_every,
                                                 checkpoint_every=10**9)
@@ -102,28 +104,25 @@ def suite_rows(task: str, seed: int, suite_dir: Path) -> dict:
             "from": str(suite_dir)}
 
 
+def late_mean(curve: list) -> float:
+    """Mean evaluation return over the last half of an offline curve ([[offline step, return], ...])."""
+    half = curve[-1][0] // 2
+    return float(np.mean([value for step, value in curve if step >= half]))
+
+
 def table(results: dict) -> str:
-    from guidedrl.experiments import stats
+    from d3rlpy_awac import improvement_text
 
     lines = ["| task | init | seeds | offline end (each seed) | median | mean of the last half of the offline curve "
              "| P(torch init ends higher) [95% CI] |", "|---|---|--:|---|--:|--:|--:|"]
     for task, by_init in results.items():
         ends = {init: [runs[s]["curve"][-1][1] for s in sorted(runs)] for init, runs in by_init.items()}
         for init, runs in by_init.items():
-            late = [np.mean([v for step, v in runs[s]["curve"] if step >= args_offline_half(runs[s])])
-                    for s in sorted(runs)]
-            p = "—"
-            if init == "torch" and "flax" in ends and min(len(ends["flax"]), len(ends["torch"])) >= 2:
-                pr, low, high = stats.probability_of_improvement(np.array(ends["torch"]), np.array(ends["flax"]),
-                                                                 reps=10_000)
-                p = f"{pr:.2f} [{low:.2f}, {high:.2f}]"
+            late = [late_mean(runs[s]["curve"]) for s in sorted(runs)]
+            p = improvement_text(ends["torch"], ends["flax"]) if init == "torch" and "flax" in ends else "—"
             lines.append(f"| {task} | {init} | {len(runs)} | {', '.join(f'{v:,.0f}' for v in ends[init])} | "
                          f"{statistics.median(ends[init]):,.1f} | {statistics.median(late):,.1f} | {p} |")
     return "\n".join(lines)
-
-
-def args_offline_half(run: dict) -> int:
-    return run["curve"][-1][0] // 2
 
 
 def main() -> None:
@@ -146,12 +145,16 @@ def main() -> None:
 
     tasks = args.tasks or list(OFFLINE_TASKS)
     store = Path(args.store).resolve()
+    os.environ["MINARI_DATASETS_PATH"] = str(store)
     settings = {"offline_steps": args.offline_steps, "offline_eval_every": args.offline_eval_every}
     results: dict = {}
+    earlier: dict = {}  # an earlier invocation's JSON with the same settings: its runs are kept
     if args.json.exists():
         earlier = json.loads(args.json.read_text())
         if earlier.get("meta", {}).get("settings") == settings:
             results = earlier["results"]
+        else:
+            earlier = {}
     import jax
 
     command = "python benchmarks/awac_init.py " + " ".join(sys.argv[1:])
@@ -164,26 +167,32 @@ def main() -> None:
         tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
         tmp.replace(args.json)
 
+    added = 0  # runs trained or read in this invocation
     # flax runs first: the torch variant patches the networks for the rest of the process
     for init in sorted(args.inits, key=INITS.index):
         if init == "torch":
             use_torch_init()
-        args.init_now = init
         for task in tasks:
             runs = results.setdefault(task, {}).setdefault(init, {})
+            to_train = [seed for seed in range(args.seeds) if str(seed) not in runs
+                        and not (init == "flax" and args.flax_from is not None)]
+            if to_train:  # the dataset once per task, and only where a run is trained
+                OUT.mkdir(parents=True, exist_ok=True)
+                build_datasets([task], OUT, store)
             for seed in range(args.seeds):
                 if str(seed) in runs:
                     continue
-                if init == "flax" and args.flax_from is not None:
-                    runs[str(seed)] = suite_rows(task, seed, args.flax_from)
+                if seed in to_train:
+                    runs[str(seed)] = offline_run(task, seed, init, args)
                 else:
-                    os.environ["MINARI_DATASETS_PATH"] = str(store)
-                    OUT.mkdir(parents=True, exist_ok=True)
-                    build_datasets([task], OUT, store)
-                    runs[str(seed)] = offline_run(task, seed, args, store)
+                    runs[str(seed)] = suite_rows(task, seed, args.flax_from)
                 print(f"{task} {init} seed {seed}: offline end {runs[str(seed)]['curve'][-1][1]:.1f}", flush=True)
+                added += 1
                 save()
-    save()
+    if added or not earlier:
+        save()
+    else:  # nothing new: the JSON and its record of when it was measured stay as they were
+        meta = earlier["meta"]
     wanted = {task: {init: results[task][init] for init in INITS if init in results.get(task, {})}
               for task in tasks if task in results}
     body = table(wanted)

@@ -16,8 +16,7 @@ from guidedrl.guides import Guide
 def test_the_guide_alone_is_the_stored_alone_measurement(task):
     """``guidedrl envs`` numbers (alone.json, by ``python benchmarks/envs.py --alone``): episodes reset
     with seeds 10000, 10001, ...; the same seeds give the same returns: bit for bit on the machine
-    that stored them, to float64 round-off on another CPU (seen: 5e-15 on PointReach-v0, whose
-    MuJoCo and numpy take other SIMD paths there)."""
+    that stored them, to float64 round-off on another machine (seen: 5e-15 on PointReach-v0)."""
     result = check_guide(task, episodes=2)
     stored = stored_alone()[task]
     assert stored["seed"] == DEFAULT_SEED

@@ -11,6 +11,12 @@ projection is labelled as one; it is replaced by the measured total once the sui
 
     python benchmarks/suite_time.py /work/bench/paper --cores 2
     python benchmarks/suite_time.py docs/results/offline --cores 2     # section offline-suite-time
+
+With ``--floor FILE`` (``benchmarks/suite_floor.py --json FILE``, measured on the machine the runs
+ran on), it also sets the finished runs' own time against their learning floor: each run's
+gradient steps × the bare update time of its configuration. ``--since "YYYY-MM-DD HH:MM:SS"``
+(local time) keeps only runs finished since then whose run directory is here, e.g. the runs of
+one machine when a suite ran over several.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +54,17 @@ def run_seconds(rows):
     return float(rows[-1]["wall_time"]), training
 
 
+def run_floor(floor: dict, trial: dict) -> float:
+    """A run's learning floor in seconds: its configuration's gradient steps per run × its bare
+    update time, from suite_floor.py's JSON."""
+    for config in floor["configs"]:
+        if (config["task"], config["backbone"], config["strategy"]) == (trial["task"], trial["backbone"],
+                                                                         trial["strategy"]):
+            return config["gradient_steps"] / config["runs"] * config["update_seconds"]
+    sys.exit(f"{trial['id']}: no configuration ({trial['task']}, {trial['backbone']}, {trial['strategy']}) "
+             f"in the floor's JSON")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the suite's output directory")
@@ -54,7 +72,15 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md")
     parser.add_argument("--section", default=None,
                         help="the section of --doc to write (default: SUITE-suite-time, SUITE from trials.json)")
+    parser.add_argument("--floor", type=Path, default=None,
+                        help="suite_floor.py's JSON from the same machine: set the runs' own time against their floor")
+    parser.add_argument("--since", default=None,
+                        help='with --floor: only runs finished since this local time ("YYYY-MM-DD HH:MM:SS") '
+                             "whose run directory is here")
     args = parser.parse_args()
+    floor = json.loads(args.floor.read_text()) if args.floor else None
+    since = datetime.strptime(args.since, "%Y-%m-%d %H:%M:%S").timestamp() if args.since else None
+    floor_runs = []  # (run's own seconds, its floor in seconds) of the runs --floor covers
 
     record = json.loads((args.out / "trials.json").read_text())
     section = args.section or f"{record.get('suite', 'paper')}-suite-time"
@@ -81,6 +107,9 @@ def main() -> None:
             whole, train = run_seconds(rows)
             measured[group].append(whole)
             training[group].append(train)
+            done = args.out / "runs" / trial["id"] / "done.json"
+            if floor and (since is None or (done.exists() and done.stat().st_mtime >= since)):
+                floor_runs.append((whole, run_floor(floor, trial)))
         else:
             pending += 1
             pending_groups[group] += 1
@@ -102,6 +131,16 @@ def main() -> None:
              f"on {args.cores} cores without start-up and scheduling gaps; "
              f"{100 * total_training / max(total_run, 1e-9):.0f}% of it training (environment steps, guide, "
              f"replay, updates), the rest evaluations (and checkpoints)."]
+    if floor_runs:
+        own, least = sum(r[0] for r in floor_runs), sum(r[1] for r in floor_runs)
+        lines.append(
+            f"- Against the learning floor (`{floor['command']}`, {floor['matmul_gflops_256']:.0f} GFLOP/s "
+            f"for a 256x256 matmul on that machine): {len(floor_runs)} runs"
+            + (f" finished since {args.since} on this machine" if since else "")
+            + f" took {hms(own)} of one core against their floor's {hms(least)}: **{own / least:.2f}x**"
+            + (f"; the suite's wall time against its whole floor ({hms(floor['floor_seconds'])} on "
+               f"{floor['cores']} cores): **{record['wall_time'] / floor['floor_seconds']:.2f}x**."
+               if not pending and since is None else "."))
     if pending:
         known = {g: statistics.median(t) for g, t in measured.items()}
         by_task = defaultdict(list)

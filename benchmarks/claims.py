@@ -17,6 +17,11 @@ better), and the early return — the mean of the evaluations in the first 10% o
 
     python benchmarks/claims.py docs/results/paper/results.csv --section paper-claims
     python benchmarks/claims.py docs/results/ablation-target/results.csv --section ablation-claims
+
+With ``--against OTHER/results.csv`` (a rerun of the same suite, e.g. on another machine), each
+comparison is set beside its verdict on OTHER's runs, and the verdicts that moved are counted:
+
+    python benchmarks/claims.py docs/results/paper-rerun/results.csv --against docs/results/paper/results.csv
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def comparisons(rows, reps: int):
     return [row for row in found if row is not None]
 
 
-def run_claims(doc: str, header: str, table_rows, command: str, note: str) -> None:
+def run_claims(doc: str, header: str, table_rows, command: str, note: str, against=None) -> None:
     """The command line of a claims script: read ``results`` (a results.csv), print the table of
     ``table_rows(rows, reps)`` (each a markdown table row) under ``header``, and with
     ``--section`` write it into docs/RESULTS.md between that section's markers."""
@@ -94,9 +99,15 @@ def run_claims(doc: str, header: str, table_rows, command: str, note: str) -> No
     parser.add_argument("--reps", type=int, default=10_000)
     parser.add_argument("--section", default=None, help="write the table into docs/RESULTS.md between these markers")
     parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "RESULTS.md")
+    if against:
+        parser.add_argument("--against", type=Path, default=None,
+                            help="another results.csv of the same suite: set each verdict beside its verdict there")
     args = parser.parse_args()
     rows = results.read_results(args.results)
-    text = "\n".join([header] + list(table_rows(rows, args.reps)))
+    if against and args.against:
+        text = against(rows, results.read_results(args.against), args.reps)
+    else:
+        text = "\n".join([header] + list(table_rows(rows, args.reps)))
     print(text)
     if args.section:
         meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
@@ -110,10 +121,38 @@ def _table_rows(rows, reps):
                f"{p:.2f} [{low:.2f}, {high:.2f}] | {verdict} |")
 
 
+def against_table(rows, other_rows, reps) -> str:
+    """Each comparison on ``rows`` beside the same comparison on ``other_rows``, and which
+    verdicts moved (a comparison found in only one of them is listed as such)."""
+    mine = {c[:5]: c for c in comparisons(rows, reps)}
+    theirs = {c[:5]: c for c in comparisons(other_rows, reps)}
+    lines = ["| claim | task | backbone | comparison | measure | P here [95% CI] | verdict here | P there [95% CI] "
+             "| verdict there | moved |", "|--:|---|---|---|---|--:|---|--:|---|---|"]
+    moved, missing, keys = [], 0, sorted(set(mine) | set(theirs), key=lambda k: (k[0], k[1], k[2], k[3], k[4]))
+
+    def cell(c):
+        return (f"{c[7]:.2f} [{c[8]:.2f}, {c[9]:.2f}]", c[10]) if c else ("—", "not compared")
+
+    for key in keys:
+        (p_here, v_here), (p_there, v_there) = cell(mine.get(key)), cell(theirs.get(key))
+        compared = key in mine and key in theirs
+        change = f"**{v_there} → {v_here}**" if compared and v_here != v_there else ""
+        if change:
+            moved.append(key)
+        elif not compared:
+            missing += 1
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {p_here} | {v_here} | {p_there} | "
+                     f"{v_there} | {change} |")
+    lines += ["", f"{len(moved)} of {len(keys) - missing} verdicts moved"
+              + (": " + "; ".join(f"claim {k[0]}, {k[1]} {k[2]}, {k[3]} ({k[4]})" for k in moved) if moved else "")
+              + "." + (f" {missing} comparisons have runs on one side only." if missing else "")]
+    return "\n".join(lines)
+
+
 def main() -> None:
     run_claims(__doc__, "| claim | task | backbone | comparison | measure | runs | P(X better than Y) [95% CI] | verdict |\n"
                         "|--:|---|---|---|---|--:|--:|---|", _table_rows, "claims.py",
-               "probability of improvement over seeds, rliable, {reps} resamples")
+               "probability of improvement over seeds, rliable, {reps} resamples", against=against_table)
 
 
 if __name__ == "__main__":

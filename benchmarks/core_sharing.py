@@ -1,0 +1,77 @@
+"""Do two runs at once each run at one run's speed? The suite's learning floor
+(``benchmarks/suite_floor.py``) divides its one-core time by the cores, which assumes so.
+
+Times the bare update of one paper-suite configuration (``update_many`` over 1,000 minibatches in
+one ``lax.scan``, one XLA thread, as suite_floor.py does) in one process alone, then in
+``--cores`` processes started together, alternated ``--rounds`` times; reports the medians and
+the slowdown of a process when it shares the machine.
+
+    python benchmarks/core_sharing.py --task SafeCartpole-v0 --strategy none
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def child(task: str, strategy: str, backbone: str) -> None:
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    import numpy as np
+
+    from guidedrl.envs import make_env
+    from guidedrl.experiments.suites import build_suite
+    from suite_floor import bare_update_seconds
+
+    trial = next(t for t in build_suite("paper")
+                 if (t.task, t.strategy, t.backbone) == (task, strategy, backbone))
+    env = make_env(task)
+    dims = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+    print(json.dumps({"update_seconds": bare_update_seconds(trial.config(), *dims, repeats=3)}))
+
+
+def measure(processes: int, args) -> list:
+    command = [sys.executable, __file__, "--child", "--task", args.task, "--strategy", args.strategy,
+               "--backbone", args.backbone]
+    started = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=HERE) for _ in range(processes)]
+    out = []
+    for process in started:
+        stdout, _ = process.communicate()
+        if process.returncode:
+            sys.exit(f"a measuring process failed ({process.returncode})")
+        out.append(json.loads(stdout.strip().splitlines()[-1])["update_seconds"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="SafeCartpole-v0")
+    parser.add_argument("--strategy", default="none")
+    parser.add_argument("--backbone", default="sac")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.task, args.strategy, args.backbone)
+        return
+    alone, shared = [], []
+    for round_ in range(args.rounds):
+        alone += measure(1, args)
+        shared += measure(args.cores, args)
+        print(f"round {round_ + 1}: alone {alone[-1] * 1e3:.3f} ms, "
+              f"{args.cores} at once {', '.join(f'{s * 1e3:.3f}' for s in shared[-args.cores:])} ms", flush=True)
+    a, s = statistics.median(alone), statistics.median(shared)
+    print(f"{args.task} {args.backbone} {args.strategy}: bare update {a * 1e3:.3f} ms alone, {s * 1e3:.3f} ms with "
+          f"{args.cores} processes at once (medians): {s / a:.2f}x per process")
+
+
+if __name__ == "__main__":
+    main()

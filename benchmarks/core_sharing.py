@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,18 +22,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def child(task: str, strategy: str, backbone: str) -> None:
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    import numpy as np
+    from suite_floor import bare_update_seconds, task_dims  # sets one XLA thread before jax is imported
 
-    from guidedrl.envs import make_env
     from guidedrl.experiments.suites import build_suite
-    from suite_floor import bare_update_seconds
 
     trial = next(t for t in build_suite("paper")
                  if (t.task, t.strategy, t.backbone) == (task, strategy, backbone))
-    env = make_env(task)
-    dims = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
-    print(json.dumps({"update_seconds": bare_update_seconds(trial.config(), *dims, repeats=3)}))
+    print(json.dumps({"update_seconds": bare_update_seconds(trial.config(), *task_dims(task), repeats=3)}))
 
 
 def measure(processes: int, args) -> list:

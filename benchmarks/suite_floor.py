@@ -28,6 +28,16 @@ def gradient_steps(config) -> int:
     return len(due) * config.gradient_steps_per_call
 
 
+def task_dims(task: str) -> tuple:
+    """(observation size, action size) of a task's env."""
+    import numpy as np
+
+    from guidedrl.envs import make_env
+
+    env = make_env(task)
+    return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+
+
 def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3, batches: int = 1000) -> float:
     """Seconds per gradient step of ``update_many`` for ``config`` (best of ``repeats``)."""
     import time
@@ -68,9 +78,6 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    import numpy as np
-
-    from guidedrl.envs import make_env
     from guidedrl.experiments.suites import build_suite
 
     from throughput import matmul_gflops  # benchmarks/ is on the path of a script run from it
@@ -81,8 +88,7 @@ def main() -> int:
         config = trial.config()
         key = (trial.task, trial.backbone, trial.strategy)
         if trial.task not in dims:
-            env = make_env(trial.task)
-            dims[trial.task] = (int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape)))
+            dims[trial.task] = task_dims(trial.task)
         entry = per_config.setdefault(key, {"runs": 0, "gradient_steps": 0, "config": config})
         entry["runs"] += 1
         entry["gradient_steps"] += gradient_steps(config)

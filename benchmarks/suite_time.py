@@ -54,15 +54,11 @@ def run_seconds(rows):
     return float(rows[-1]["wall_time"]), training
 
 
-def run_floor(floor: dict, trial: dict) -> float:
-    """A run's learning floor in seconds: its configuration's gradient steps per run × its bare
-    update time, from suite_floor.py's JSON."""
-    for config in floor["configs"]:
-        if (config["task"], config["backbone"], config["strategy"]) == (trial["task"], trial["backbone"],
-                                                                         trial["strategy"]):
-            return config["gradient_steps"] / config["runs"] * config["update_seconds"]
-    sys.exit(f"{trial['id']}: no configuration ({trial['task']}, {trial['backbone']}, {trial['strategy']}) "
-             f"in the floor's JSON")
+def run_floors(floor: dict) -> dict:
+    """Each configuration's learning floor per run in seconds, by (task, backbone, strategy): its
+    gradient steps per run × its bare update time, from suite_floor.py's JSON."""
+    return {(c["task"], c["backbone"], c["strategy"]): c["gradient_steps"] / c["runs"] * c["update_seconds"]
+            for c in floor["configs"]}
 
 
 def main() -> None:
@@ -79,6 +75,7 @@ def main() -> None:
                              "whose run directory is here")
     args = parser.parse_args()
     floor = json.loads(args.floor.read_text()) if args.floor else None
+    floors = run_floors(floor) if floor else {}
     since = datetime.strptime(args.since, "%Y-%m-%d %H:%M:%S").timestamp() if args.since else None
     floor_runs = []  # (run's own seconds, its floor in seconds) of the runs --floor covers
 
@@ -109,7 +106,11 @@ def main() -> None:
             training[group].append(train)
             done = args.out / "runs" / trial["id"] / "done.json"
             if floor and (since is None or (done.exists() and done.stat().st_mtime >= since)):
-                floor_runs.append((whole, run_floor(floor, trial)))
+                key = (trial["task"], trial["backbone"], trial["strategy"])
+                if key not in floors:
+                    sys.exit(f"{trial['id']}: no configuration {key} in {args.floor}: measure the floor of this "
+                             f"suite (benchmarks/suite_floor.py --suite SUITE --json FILE)")
+                floor_runs.append((whole, floors[key]))
         else:
             pending += 1
             pending_groups[group] += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 os.environ.setdefault("MUJOCO_GL", "disable")
@@ -106,7 +107,7 @@ def main() -> int:
     print(f"\n{len(trials)} runs, {steps:,d} gradient steps: {total / 3600:.2f} h of one core, "
           f"floor {floor / 3600:.2f} h on {args.cores} cores; matmul 256x256: {gflops:.0f} GFLOP/s")
     if args.json:
-        record = {"command": f"python benchmarks/suite_floor.py --suite {args.suite} --cores {args.cores}",
+        record = {"command": "python benchmarks/suite_floor.py " + " ".join(sys.argv[1:]),
                   "runs": len(trials), "gradient_steps": steps, "one_core_seconds": total,
                   "floor_seconds": floor, "cores": args.cores, "matmul_gflops_256": gflops,
                   "configs": [{"task": t, "backbone": b, "strategy": s, "runs": e["runs"],

@@ -10,7 +10,8 @@ gradient step per env step, one XLA thread), in one invocation:
 * **split**: the same steps taken phase by phase through the loop's functions with a timer
   around each (``behaviour`` holds the wait for the action the previous call computed).
 
-    python benchmarks/step_cost.py                 # both configs, 3 repeats
+    python benchmarks/step_cost.py                 # SAC, SAG and PAG, 3 repeats
+    python benchmarks/step_cost.py --configs sac sag --hidden 256,256 --no-split
     python benchmarks/step_cost.py --json docs/results/step_cost.json
     PYTHONPATH=<old checkout>/src python benchmarks/step_cost.py --no-split   # an older build
 """
@@ -22,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
@@ -32,7 +34,8 @@ import jax  # noqa: E402
 SETTINGS = dict(env="SafeCartpole-v0", algo="sac", hidden_sizes=(64, 64), batch_size=128,
                 learning_starts=1000, updates_per_step=1, train_every=1, eval_episodes=1,
                 checkpoint_every=10**9, progress=False)
-CONFIGS = {"sac": dict(guidance="none"), "pag": dict(guidance="pag", guide="default")}
+CONFIGS = {"sac": dict(guidance="none"), "sag": dict(guidance="sag", guide="default"),
+           "pag": dict(guidance="pag", guide="default")}
 
 
 def bare_update_ms(settings: dict, repeats: int = 3) -> float:
@@ -98,12 +101,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
+                        help="which configurations (default: all)")
+    parser.add_argument("--hidden", default=None,
+                        help="hidden sizes, e.g. 256,256 (default: the suite's 64,64)")
     parser.add_argument("--no-split", action="store_true",
                         help="skip the split (for a build of guidedrl older than the loop in phases)")
     args = parser.parse_args()
     results = {}
-    for name, extra in CONFIGS.items():
-        settings = {**SETTINGS, **extra}
+    for name in args.configs:
+        settings = {**SETTINGS, **CONFIGS[name]}
+        if args.hidden:
+            settings["hidden_sizes"] = tuple(int(h) for h in args.hidden.split(","))
         bare, step = [], []
         for _ in range(args.repeats):  # alternated, so a noisy neighbour hits both
             bare.append(bare_update_ms(settings))
@@ -120,7 +129,7 @@ def main() -> int:
         for part, ms in r["split_ms"].items():
             print(f"  {part:40} {ms:.3f}")
     if args.json:
-        record = {"command": "python benchmarks/step_cost.py --json " + args.json,
+        record = {"command": "python benchmarks/step_cost.py " + " ".join(sys.argv[1:]),
                   "machine": platform.machine(), "cpus": os.cpu_count(), "jax": jax.__version__,
                   "results": results}
         with open(args.json, "w") as handle:

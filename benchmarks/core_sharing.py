@@ -21,10 +21,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def child(task: str, strategy: str, backbone: str) -> None:
+def child(task: str, strategy: str, backbone: str, default_pool: bool) -> None:
     from suite_floor import bare_update_seconds, task_dims  # sets one XLA thread before jax is imported
 
     from guidedrl.experiments.suites import build_suite
+    from guidedrl.training.threads import one_worker_thread
+
+    default_pool or one_worker_thread()  # as the suite's trials (runner.train_trial)
 
     trial = next(t for t in build_suite("paper")
                  if (t.task, t.strategy, t.backbone) == (task, strategy, backbone))
@@ -33,7 +36,7 @@ def child(task: str, strategy: str, backbone: str) -> None:
 
 def measure(processes: int, args) -> list:
     command = [sys.executable, __file__, "--child", "--task", args.task, "--strategy", args.strategy,
-               "--backbone", args.backbone]
+               "--backbone", args.backbone] + (["--default-pool"] if args.default_pool else [])
     started = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=HERE) for _ in range(processes)]
     out = []
     for process in started:
@@ -51,10 +54,12 @@ def main() -> None:
     parser.add_argument("--backbone", default="sac")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--default-pool", action="store_true",
+                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.task, args.strategy, args.backbone)
+        child(args.task, args.strategy, args.backbone, args.default_pool)
         return
     alone, shared = [], []
     for round_ in range(args.rounds):

@@ -14,6 +14,9 @@ gradient step per env step, one XLA thread), in one invocation:
     python benchmarks/step_cost.py --configs sac sag --hidden 256,256 --no-split
     python benchmarks/step_cost.py --json docs/results/step_cost.json
     PYTHONPATH=<old checkout>/src python benchmarks/step_cost.py --no-split   # an older build
+
+Like the suite's trials (``runner.train_trial``), the process gives XLA's pool one thread
+(``guidedrl.training.threads.one_worker_thread``); ``--default-pool`` keeps one per core.
 """
 
 from __future__ import annotations
@@ -107,7 +110,16 @@ def main() -> int:
                         help="hidden sizes, e.g. 256,256 (default: the suite's 64,64)")
     parser.add_argument("--no-split", action="store_true",
                         help="skip the split (for a build of guidedrl older than the loop in phases)")
+    parser.add_argument("--default-pool", action="store_true",
+                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
     args = parser.parse_args()
+    if not args.default_pool:
+        try:
+            from guidedrl.training.threads import one_worker_thread
+        except ImportError:  # an older build: its default pool
+            args.default_pool = True
+        else:
+            one_worker_thread()
     results = {}
     for name in args.configs:
         settings = {**SETTINGS, **CONFIGS[name]}
@@ -131,6 +143,7 @@ def main() -> int:
     if args.json:
         record = {"command": "python benchmarks/step_cost.py " + " ".join(sys.argv[1:]),
                   "machine": platform.machine(), "cpus": os.cpu_count(), "jax": jax.__version__,
+                  "xla_pool": "default" if args.default_pool else "one thread",
                   "results": results}
         with open(args.json, "w") as handle:
             json.dump(record, handle, indent=2)

@@ -8,6 +8,10 @@ steps its runs take. The suite's wall time from its own records (``benchmarks/su
 measured on the same machine, over this floor is the suite's overhead ratio (BENCHMARK.md's
 target: at most 2x). Machines differ by up to 3x, so the matmul throughput is printed beside it.
 
+The process measures as the suite's trials run: one XLA thread (``--xla_cpu_multi_thread_eigen=false``)
+and a one-thread XLA pool (``guidedrl.training.threads.one_worker_thread``, as ``runner.train_trial``
+does); ``--default-pool`` keeps XLA's default pool (one thread per core), as trials ran before.
+
     python benchmarks/suite_floor.py --suite paper --cores 2
 """
 
@@ -78,7 +82,12 @@ def main() -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--default-pool", action="store_true",
+                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
     args = parser.parse_args()
+    from guidedrl.training.threads import one_worker_thread, pool_threads
+
+    args.default_pool or one_worker_thread()
     from guidedrl.experiments.suites import build_suite
 
     from throughput import matmul_gflops  # benchmarks/ is on the path of a script run from it
@@ -105,11 +114,13 @@ def main() -> int:
     floor = total / args.cores
     steps = sum(e["gradient_steps"] for e in per_config.values())
     print(f"\n{len(trials)} runs, {steps:,d} gradient steps: {total / 3600:.2f} h of one core, "
-          f"floor {floor / 3600:.2f} h on {args.cores} cores; matmul 256x256: {gflops:.0f} GFLOP/s")
+          f"floor {floor / 3600:.2f} h on {args.cores} cores; matmul 256x256: {gflops:.0f} GFLOP/s; "
+          f"XLA pool threads: {pool_threads()}")
     if args.json:
         record = {"command": "python benchmarks/suite_floor.py " + " ".join(sys.argv[1:]),
                   "runs": len(trials), "gradient_steps": steps, "one_core_seconds": total,
                   "floor_seconds": floor, "cores": args.cores, "matmul_gflops_256": gflops,
+                  "xla_pool_threads": pool_threads(),
                   "configs": [{"task": t, "backbone": b, "strategy": s, "runs": e["runs"],
                                "gradient_steps": e["gradient_steps"], "update_seconds": e["update_seconds"]}
                               for (t, b, s), e in per_config.items()]}

@@ -6,6 +6,7 @@ keep in their state and pass explicitly.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence, Tuple
 
 import flax.linen as nn
@@ -76,7 +77,7 @@ class TwinCritic(nn.Module):
 
 # -- tanh-Gaussian distribution helpers (pure functions) -----------------------------------
 
-_HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)  # a Python float: no JAX computation at import
 
 
 def _gaussian_log_prob(pre_tanh: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:

@@ -20,6 +20,7 @@ update runs in the offline phase (on dataset batches) and online (one update per
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Tuple
 
 import flax.linen as nn
@@ -35,7 +36,7 @@ from guidedrl.types import Batch, Metrics
 if TYPE_CHECKING:  # the strategies import the backbones' losses
     from guidedrl.guidance.base import Strategy
 
-_HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)  # a Python float: no JAX computation at import
 
 
 @struct.dataclass

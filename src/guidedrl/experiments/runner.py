@@ -143,6 +143,9 @@ def train_trial(params: Dict) -> None:
     from guidedrl.config import Config
     from guidedrl.training.checkpoint import find_checkpoint
     from guidedrl.training.loop import train
+    from guidedrl.training.threads import one_worker_thread
+
+    one_worker_thread()  # the worker's first trial: XLA's pool gets one thread (a no-op after)
 
     trial = Trial.from_dict(params["trial"])
     if params.get("minari"):  # the suite's dataset store (a reused worker may have run another suite)

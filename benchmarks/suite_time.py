@@ -134,14 +134,22 @@ def main() -> None:
              f"replay, updates), the rest evaluations (and checkpoints)."]
     if floor_runs:
         own, least = sum(r[0] for r in floor_runs), sum(r[1] for r in floor_runs)
+        whole = len(record["trials"]) == floor["runs"]  # else a part of the suite (--tasks, ...)
+        pool = floor.get("xla_pool_threads")
+        wall = ""
+        if not pending and since is None:
+            wall = (f"; the suite's wall time against its whole floor ({hms(floor['floor_seconds'])} on "
+                    f"{floor['cores']} cores): **{record['wall_time'] / floor['floor_seconds']:.2f}x**" if whole else
+                    f"; the invocations' wall time against these runs' floor on {args.cores} cores "
+                    f"({hms(least / args.cores)}): **{record['wall_time'] / (least / args.cores):.2f}x**")
         lines.append(
             f"- Against the learning floor (`{floor['command']}`, {floor['matmul_gflops_256']:.0f} GFLOP/s "
-            f"for a 256x256 matmul on that machine): {len(floor_runs)} runs"
+            f"for a 256x256 matmul on that machine"
+            + (f", XLA's pool at {pool} thread{'s' if pool != 1 else ''}" if pool else "")
+            + f"): {len(floor_runs)} runs"
             + (f" finished since {args.since} on this machine" if since else "")
             + f" took {hms(own)} of one core against their floor's {hms(least)}: **{own / least:.2f}x**"
-            + (f"; the suite's wall time against its whole floor ({hms(floor['floor_seconds'])} on "
-               f"{floor['cores']} cores): **{record['wall_time'] / floor['floor_seconds']:.2f}x**."
-               if not pending and since is None else "."))
+            + wall + ".")
     if pending:
         known = {g: statistics.median(t) for g, t in measured.items()}
         by_task = defaultdict(list)

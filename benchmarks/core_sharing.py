@@ -22,12 +22,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def child(task: str, strategy: str, backbone: str, default_pool: bool) -> None:
-    from suite_floor import bare_update_seconds, task_dims  # sets one XLA thread before jax is imported
+    from suite_floor import bare_update_seconds, set_pool, task_dims  # sets one XLA thread before jax is imported
 
     from guidedrl.experiments.suites import build_suite
-    from guidedrl.training.threads import one_worker_thread
 
-    default_pool or one_worker_thread()  # as the suite's trials (runner.train_trial)
+    set_pool(default_pool)
 
     trial = next(t for t in build_suite("paper")
                  if (t.task, t.strategy, t.backbone) == (task, strategy, backbone))
@@ -48,14 +47,15 @@ def measure(processes: int, args) -> list:
 
 
 def main() -> None:
+    from suite_floor import add_pool_option
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="SafeCartpole-v0")
     parser.add_argument("--strategy", default="none")
     parser.add_argument("--backbone", default="sac")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--default-pool", action="store_true",
-                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
+    add_pool_option(parser)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

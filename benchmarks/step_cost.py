@@ -101,6 +101,8 @@ def split_ms(settings: dict, measure: int = 3000) -> dict:
 
 
 def main() -> int:
+    from suite_floor import add_pool_option, set_pool
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -110,16 +112,9 @@ def main() -> int:
                         help="hidden sizes, e.g. 256,256 (default: the suite's 64,64)")
     parser.add_argument("--no-split", action="store_true",
                         help="skip the split (for a build of guidedrl older than the loop in phases)")
-    parser.add_argument("--default-pool", action="store_true",
-                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
+    add_pool_option(parser)
     args = parser.parse_args()
-    if not args.default_pool:
-        try:
-            from guidedrl.training.threads import one_worker_thread
-        except ImportError:  # an older build: its default pool
-            args.default_pool = True
-        else:
-            one_worker_thread()
+    one_thread = set_pool(args.default_pool)
     results = {}
     for name in args.configs:
         settings = {**SETTINGS, **CONFIGS[name]}
@@ -143,7 +138,7 @@ def main() -> int:
     if args.json:
         record = {"command": "python benchmarks/step_cost.py " + " ".join(sys.argv[1:]),
                   "machine": platform.machine(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                  "xla_pool": "default" if args.default_pool else "one thread",
+                  "xla_pool": "one thread" if one_thread else "default",
                   "results": results}
         with open(args.json, "w") as handle:
             json.dump(record, handle, indent=2)

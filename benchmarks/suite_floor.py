@@ -26,6 +26,24 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 os.environ.setdefault("MUJOCO_GL", "disable")
 
 
+def add_pool_option(parser) -> None:
+    """``--default-pool``: keep XLA's default thread pool instead of the trials' one thread."""
+    parser.add_argument("--default-pool", action="store_true",
+                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
+
+
+def set_pool(default_pool: bool) -> bool:
+    """Give XLA's pool one thread as the suite's trials do (``runner.train_trial``), unless
+    ``default_pool``; False when the pool stays the default (also for a build without it)."""
+    if default_pool:
+        return False
+    try:
+        from guidedrl.training.threads import one_worker_thread
+    except ImportError:  # an older build (PYTHONPATH=<checkout>/src): its default pool
+        return False
+    return one_worker_thread()
+
+
 def gradient_steps(config) -> int:
     """Gradient steps of a run: K = train_every × updates_per_step at every train_every-th env
     step from learning_starts on."""
@@ -82,12 +100,11 @@ def main() -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None)
-    parser.add_argument("--default-pool", action="store_true",
-                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
+    add_pool_option(parser)
     args = parser.parse_args()
-    from guidedrl.training.threads import one_worker_thread, pool_threads
+    set_pool(args.default_pool)
+    from guidedrl.training.threads import pool_threads
 
-    args.default_pool or one_worker_thread()
     from guidedrl.experiments.suites import build_suite
 
     from throughput import matmul_gflops  # benchmarks/ is on the path of a script run from it

@@ -80,8 +80,9 @@ class TwinCritic(nn.Module):
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)  # a Python float: no JAX computation at import
 
 
-def _gaussian_log_prob(pre_tanh: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
-    z = (pre_tanh - mean) * jnp.exp(-log_std)
+def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, x: jax.Array) -> jax.Array:
+    """log N(x; mean, exp(log_std)²), summed over the last axis (AWAC's policy; before the tanh, SAC's)."""
+    z = (x - mean) * jnp.exp(-log_std)
     return jnp.sum(-0.5 * z**2 - log_std - _HALF_LOG_2PI, axis=-1)
 
 
@@ -95,7 +96,7 @@ def tanh_gaussian_sample(
 ) -> Tuple[jax.Array, jax.Array]:
     """Reparameterised sample a = tanh(mean + σ ε) and its log-probability log π(a|s)."""
     pre_tanh = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    log_prob = _gaussian_log_prob(pre_tanh, mean, log_std) - _log_det_tanh(pre_tanh)
+    log_prob = gaussian_log_prob(mean, log_std, pre_tanh) - _log_det_tanh(pre_tanh)
     return jnp.tanh(pre_tanh), log_prob
 
 
@@ -103,4 +104,4 @@ def tanh_gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Arra
     """log π(a|s) of a given action, clipped to ±(1 - ACTION_EPS) first."""
     action = jnp.clip(action, -1.0 + ACTION_EPS, 1.0 - ACTION_EPS)
     pre_tanh = jnp.arctanh(action)
-    return _gaussian_log_prob(pre_tanh, mean, log_std) - _log_det_tanh(pre_tanh)
+    return gaussian_log_prob(mean, log_std, pre_tanh) - _log_det_tanh(pre_tanh)

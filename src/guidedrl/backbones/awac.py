@@ -20,7 +20,6 @@ update runs in the offline phase (on dataset batches) and online (one update per
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Tuple
 
 import flax.linen as nn
@@ -30,13 +29,11 @@ import optax
 from flax import struct
 
 from guidedrl.backbones.sac import critic_net, critic_q, critic_step, init_networks
-from guidedrl.networks import MLP
+from guidedrl.networks import MLP, gaussian_log_prob
 from guidedrl.types import Batch, Metrics
 
 if TYPE_CHECKING:  # the strategies import the backbones' losses
     from guidedrl.guidance.base import Strategy
-
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)  # a Python float: no JAX computation at import
 
 
 @struct.dataclass
@@ -79,13 +76,7 @@ def _optimisers(config):
     return actor, optax.adam(config.critic_lr)
 
 
-# -- losses (importable, exact-value tested) ----------------------------------------------
-
-
-def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Array:
-    """log N(a; mean, exp(log_std)²), summed over action dimensions."""
-    z = (action - mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - _HALF_LOG_2PI, axis=-1)
+# -- losses (importable, exact-value tested; gaussian_log_prob is networks') ------------------
 
 
 def gaussian_sample(mean: jax.Array, log_std: jax.Array, key: jax.Array) -> jax.Array:

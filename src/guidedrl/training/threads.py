@@ -5,9 +5,9 @@ client, by the cores the process may run on; with ``--xla_cpu_multi_thread_eigen
 pool no longer splits an operation across threads, but it still hands independent operations
 from thread to thread and its idle workers spin looking for work. For a process meant to use one
 core (a benchmark trial; ``runner.WORKER_ENV``), that costs time: on a 2-core machine a 64-64
-SAC update in a scan took 0.38 ms with the default pool and 0.29 ms with one thread, and a whole
-training step 0.85-0.97 ms against 0.69-0.74 with two such processes at once
-(docs/PERFORMANCE.md, "One worker thread per trial"). JAX has no option for the pool's size, so
+SAC training step took 0.928 ms with the default pool and 0.745 ms with one thread, its update
+in a scan 0.368 and 0.290 ms (``python benchmarks/step_cost.py`` and ``--default-pool``;
+docs/PERFORMANCE.md, "One worker thread per trial"). JAX has no option for the pool's size, so
 :func:`one_worker_thread` creates the client while the process may run on one core only, then
 gives every thread of the process back the cores it had.
 """

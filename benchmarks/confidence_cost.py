@@ -1,9 +1,10 @@
-"""Time per training step of a learned confidence (q-gap) against the given λ, in one invocation.
+"""Time per training step of a learned confidence (q-gap, risk) against the given λ, in one invocation.
 
 For SAG and PAG on SafeCartpole-v0 with the paper suite's settings (64-64, batch 128, one
 gradient step per environment step, one XLA thread), each configuration's steady-state time per
 step from the loop's own steps/s (benchmarks/step_cost.py's ``loop_step_ms``), the four runs
-alternated ``--repeats`` times; medians, and q-gap / given per strategy (target: at most 1.15x).
+alternated ``--repeats`` times; medians, and q-gap / given (target: at most 1.15x) and risk / given
+(target: at most 1.3x) per strategy.
 
     python benchmarks/confidence_cost.py
     python benchmarks/confidence_cost.py --json docs/results/confidence_cost.json
@@ -25,7 +26,7 @@ from step_cost import SETTINGS, loop_step_ms  # noqa: E402  (benchmarks/ is on t
 
 CONFIGS = {
     (strategy, confidence): dict(guidance=strategy, guide="default", confidence=confidence)
-    for strategy in ("sag", "pag") for confidence in ("given", "q-gap")
+    for strategy in ("sag", "pag") for confidence in ("given", "q-gap", "risk")
 }
 
 
@@ -44,14 +45,16 @@ def main() -> None:
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores with "
           f"`python benchmarks/confidence_cost.py --repeats {args.repeats} --measure {args.measure}` "
           "(SafeCartpole-v0, 64-64, batch 128, one XLA thread; medians of alternated runs).\n")
-    print("| strategy | given (ms/step) | q-gap (ms/step) | q-gap / given |")
-    print("|---|--:|--:|--:|")
+    print("| strategy | given (ms/step) | q-gap (ms/step) | risk (ms/step) | q-gap / given | risk / given |")
+    print("|---|--:|--:|--:|--:|--:|")
     rows = []
     for strategy in ("sag", "pag"):
-        given, learned = medians[(strategy, "given")], medians[(strategy, "q-gap")]
-        rows.append({"strategy": strategy, "given_ms": given, "q_gap_ms": learned, "ratio": learned / given,
-                     "given_all": times[(strategy, "given")], "q_gap_all": times[(strategy, "q-gap")]})
-        print(f"| {strategy} | {given:.3f} | {learned:.3f} | {learned / given:.2f}x |")
+        given, learned, risky = (medians[(strategy, rule)] for rule in ("given", "q-gap", "risk"))
+        rows.append({"strategy": strategy, "given_ms": given, "q_gap_ms": learned, "risk_ms": risky,
+                     "ratio": learned / given, "risk_ratio": risky / given,
+                     "given_all": times[(strategy, "given")], "q_gap_all": times[(strategy, "q-gap")],
+                     "risk_all": times[(strategy, "risk")]})
+        print(f"| {strategy} | {given:.3f} | {learned:.3f} | {risky:.3f} | {learned / given:.2f}x | {risky / given:.2f}x |")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),

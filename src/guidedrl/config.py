@@ -15,9 +15,10 @@ from guidedrl.errors import ConfigError
 
 Algo = Literal["sac", "td3", "awac"]
 Guidance = Literal["none", "rg", "sag", "pig", "pag", "residual", "jsrl"]
-Confidence = Literal["given", "q-gap", "q-gap-soft"]
+Confidence = Literal["given", "q-gap", "q-gap-soft", "risk"]
 JSRLMode = Literal["curriculum", "random"]
 CriticTarget = Literal["switched", "actor"]
+RiskBootstrap = Literal["actor", "switched"]
 AWACWeights = Literal["softmax", "exp-clip"]
 GuideRegion = Literal["default", "always", "narrow", "none-region"]
 
@@ -33,7 +34,7 @@ LOOP_FIELDS: Tuple[str, ...] = (
 GUIDANCES: Tuple[str, ...] = ("none", "rg", "sag", "pig", "pag", "residual", "jsrl")
 GUIDE_REGIONS: Tuple[str, ...] = ("default", "always", "narrow", "none-region")
 """``--guide-region``: where the guide is trusted, its own λ or a mis-specified one (guidedrl.guides.regions)."""
-CONFIDENCES: Tuple[str, ...] = ("given", "q-gap", "q-gap-soft")
+CONFIDENCES: Tuple[str, ...] = ("given", "q-gap", "q-gap-soft", "risk")
 SWITCHING: Tuple[str, ...] = ("sag", "pag")
 """The strategies that switch between the guide's action and the actor's: a learned confidence narrows that switch."""
 
@@ -153,11 +154,25 @@ class Config:
 
     # when λ(s) is not known well (ALGORITHMS.md, "Learned confidence" and "JSRL"; docs/GUIDES.md)
     confidence: Confidence = "given"
-    """SAG/PAG: where the guide acts: given (the guide's λ(s)), q-gap (λ(s) only where the critic rates the guide's action at least as high as the actor's, less a margin), q-gap-soft (λ(s)·σ(β(ΔQ + margin)))."""
+    """SAG/PAG: where the guide acts: given (the guide's λ(s)), q-gap (λ(s) only where the critic rates the guide's action at least as high as the actor's, less a margin), q-gap-soft (λ(s)·σ(β(ΔQ + margin))), risk (as q-gap, but the guide also stays wherever a risk critic learned from info["catastrophe"] rates the actor's action risky: for a safety reflex, or when you do not know what your guide does)."""
     confidence_margin: float = 0.0
     """q-gap: margin m in Q(s, a_guide) >= Q(s, π(s)) - m (in the critic's units)."""
     confidence_beta: float = 10.0
     """q-gap-soft: slope β of σ(β(ΔQ + m))."""
+    risk_gamma: float = 0.95
+    """risk: discount γ_risk of the risk critic (its horizon: about 1/(1 - γ_risk) steps before a catastrophe)."""
+    risk_threshold: float = 0.1
+    """risk: the actor's action is risky (the guide keeps the state) where the risk critic's bound exceeds this."""
+    risk_catastrophe_weight: float = 30.0
+    """risk: weight of a catastrophe's step in the risk critic's loss (1: as any step; larger learns the few catastrophes faster)."""
+    risk_bootstrap: RiskBootstrap = "actor"
+    """risk: whose risk at s' the risk critic's target reads: actor (the actor acting from s' on, Recovery RL's: the cautious one) or switched (the guide where it keeps s' for risk)."""
+    risk_conservatism: float = 0.0
+    """risk: weight of the term that keeps the actor's own actions riskier than the data's at the same states until the data show them safe (Conservative Safety Critics; 0: off)."""
+    risk_spread: float = 0.0
+    """risk: scale of each risk head's fixed random function (randomised priors): where no data pinned the heads down they disagree and their bound stays high (0: off)."""
+    risk_prior: float = 0.5
+    """risk: the risk critic's initial risk everywhere (above risk_threshold: the guide keeps its region until the critic learns where the actor is safe)."""
     jsrl_mode: JSRLMode = "curriculum"
     """JSRL: curriculum (the horizon h steps down a stage when evaluations reach the best so far) or random (h drawn per episode from the stages)."""
     jsrl_stages: int = 10
@@ -239,6 +254,20 @@ class Config:
             raise ConfigError(
                 f"confidence {self.confidence!r} narrows where the guide's action is executed instead of the "
                 f"actor's; guidance {self.guidance!r} has no such switch: use sag or pag (or confidence given)")
+        if not 0.0 <= self.risk_gamma < 1.0:
+            raise ConfigError(f"risk_gamma must be in [0, 1), got {self.risk_gamma!r}")
+        if not 0.0 < self.risk_threshold < 1.0:
+            raise ConfigError(f"risk_threshold must be in (0, 1), got {self.risk_threshold!r}")
+        if not self.risk_catastrophe_weight >= 1.0:
+            raise ConfigError(f"risk_catastrophe_weight must be >= 1, got {self.risk_catastrophe_weight!r}")
+        if self.risk_bootstrap not in ("actor", "switched"):
+            raise ConfigError(f"risk_bootstrap must be actor or switched, got {self.risk_bootstrap!r}")
+        if not self.risk_conservatism >= 0.0:
+            raise ConfigError(f"risk_conservatism must be >= 0, got {self.risk_conservatism!r}")
+        if not self.risk_spread >= 0.0:
+            raise ConfigError(f"risk_spread must be >= 0, got {self.risk_spread!r}")
+        if not 0.0 < self.risk_prior < 1.0:
+            raise ConfigError(f"risk_prior must be in (0, 1), got {self.risk_prior!r}")
         if not self.confidence_beta > 0:
             raise ConfigError(f"confidence_beta must be > 0, got {self.confidence_beta!r}")
         if not math.isfinite(self.confidence_margin):

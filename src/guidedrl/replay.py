@@ -37,6 +37,7 @@ class ReplayBuffer:
             "confidence": 0,
             "next_guide_action": action_dim,
             "next_confidence": 0,
+            "cost": 0,  # the catastrophe label: 1, 0, or -1 where unknown (guidedrl.risk)
         }
         # One (capacity, width) matrix holds every field side by side, so a minibatch is one
         # gather and one host-to-device transfer; ``layout`` says which columns hold what and
@@ -68,9 +69,11 @@ class ReplayBuffer:
 
     def add_dataset(self, fields: Dict[str, np.ndarray]) -> None:
         """Store a dataset's transitions (every field of the buffer, same leading length) in rows
-        of their own that online data never overwrite. Only into an empty buffer."""
+        of their own that online data never overwrite (``cost``, the catastrophe label, may be
+        left out: unknown, -1). Only into an empty buffer."""
         if self.size or self.dataset_size:
             raise ValueError("a dataset goes into an empty buffer, once")
+        fields = {"cost": np.full(len(fields["reward"]), -1.0, np.float32), **fields}  # labels: unknown unless given
         missing = sorted(set(self.data) - set(fields))
         if missing:
             raise ValueError(f"dataset fields missing: {', '.join(missing)}")
@@ -94,8 +97,10 @@ class ReplayBuffer:
         confidence: float = 0.0,
         next_guide_action: Optional[np.ndarray] = None,
         next_confidence: float = 0.0,
+        cost: float = -1.0,
     ) -> None:
-        """Store one transition; missing guide fields are zeros (no guide)."""
+        """Store one transition; missing guide fields are zeros (no guide), a missing catastrophe
+        label is unknown (-1)."""
         i = self.position  # a row of the ring (``data`` holds the ring's views)
         data = self.data
         data["obs"][i] = obs
@@ -108,6 +113,7 @@ class ReplayBuffer:
         data["confidence"][i] = confidence
         data["next_guide_action"][i] = 0.0 if next_guide_action is None else next_guide_action
         data["next_confidence"][i] = next_confidence
+        data["cost"][i] = cost
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -190,6 +196,9 @@ class ReplayBuffer:
             self.add_dataset(state["dataset"])
         size = int(state["size"])
         for name, array in self.data.items():
+            if name == "cost" and name not in state["data"]:  # saved before the label was kept: unknown
+                array[:size] = -1.0
+                continue
             stored = np.asarray(state["data"][name], np.float32)
             if stored.shape != (size,) + array.shape[1:]:
                 raise ValueError(

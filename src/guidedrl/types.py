@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import jax
 import jax.numpy as jnp
@@ -52,7 +52,8 @@ class Batch:
     """A minibatch of transitions as the learner sees it (leading axis: batch).
 
     ``terminated`` stops bootstrapping; a time-limit truncation does not, so it
-    is not needed by the learner (the buffer keeps it for bookkeeping).
+    is not needed by the learner (the buffer keeps it for bookkeeping). ``cost`` is read by the
+    risk critic only (guidedrl.risk).
     """
 
     obs: jax.Array
@@ -64,6 +65,9 @@ class Batch:
     confidence: jax.Array
     next_guide_action: jax.Array
     next_confidence: jax.Array
+    cost: Optional[jax.Array] = None
+    """The catastrophe label of the step: 1 on a catastrophe, 0 without one, -1 where it is not
+    known (a dataset without labels); None in a batch made by hand without it (all unknown)."""
 
     @property
     def guide(self) -> GuideFields:

@@ -145,6 +145,7 @@ def update(
     strategy: Strategy,
     strategy_state: Any,
     env_step: jax.Array,
+    next_risk: Any = None,
 ) -> Tuple[AWACState, Any, Metrics]:
     """One gradient step of AWAC with ``strategy``'s hooks. Returns (state, strategy state, metrics)."""
     advantage_key, next_key, strategy_key, target_key = jax.random.split(key, 4)
@@ -182,7 +183,7 @@ def update(
     next_action = gaussian_sample(next_mean, next_log_std, next_key)
     critic_loss_value, q_new, critic_grads, confidence_metrics = critic_step(
         config, state.critic_params, state.target_critic_params, batch, next_action, awac_next_value,
-        strategy, strategy_state, target_key, env_step,
+        strategy, strategy_state, target_key, env_step, next_risk,
     )
 
     strategy_state, strategy_metrics = strategy.update(

@@ -94,14 +94,15 @@ def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: 
 
 def critic_step(config, critic_params, target_critic_params, batch: Batch, next_action: jax.Array,
                 backbone_next_value, strategy: "Strategy", strategy_state: Any, key: jax.Array,
-                env_step: jax.Array) -> Tuple[jax.Array, jax.Array, Any, Metrics]:
+                env_step: jax.Array, next_risk: Any = None) -> Tuple[jax.Array, jax.Array, Any, Metrics]:
     """The critics' loss, Q-values, gradients and the learned confidence's metrics (none with
     ``confidence="given"``) for one batch (shared by SAC, TD3 and AWAC).
 
     y = reward + γ(1 - terminated)·next_value, where the strategy supplies the reward and
     next_value from the backbone's own ``backbone_next_value(next_q)`` (next_q: the target
     critics at s' and the backbone's next action, composed by the strategy) and a function
-    giving min_j Q̄_j(s', ·) for any other action.
+    giving min_j Q̄_j(s', ·) for any other action. ``next_risk``: the risk critic's risk of the
+    actor's action at s' (the ``risk`` confidence only, guidedrl.risk).
     """
     critic_apply = critic_net(config).apply
     next_q = critic_apply(target_critic_params, batch.next_obs,
@@ -114,8 +115,8 @@ def critic_step(config, critic_params, target_critic_params, batch: Batch, next_
     if config.confidence != "given":  # λ̂(s') from the target critics, in place of λ(s') (guidedrl.confidence)
         guided = strategy.guided_action(config, strategy_state, batch.next_obs, batch.next_guide_action, key,
                                         False, env_step)
-        narrowed = confidence.rate(config, batch.next_confidence, target_q, guided, next_action)
-        confidence_metrics = confidence.summary(batch.next_confidence, narrowed)
+        narrowed = confidence.rate(config, batch.next_confidence, target_q, guided, next_action, next_risk)
+        confidence_metrics = confidence.summary(config, batch.next_confidence, narrowed, next_risk)
         batch = batch.replace(next_confidence=narrowed)
     next_value = strategy.next_value(config, strategy_state, batch, backbone_next_value(next_q),
                                      target_q, key, env_step)
@@ -185,8 +186,10 @@ def update(
     strategy: Strategy,
     strategy_state: Any,
     env_step: jax.Array,
+    next_risk: Any = None,
 ) -> Tuple[SACState, Any, Metrics]:
-    """One gradient step of SAC with ``strategy``'s hooks. Returns (state, strategy state, metrics)."""
+    """One gradient step of SAC with ``strategy``'s hooks. Returns (state, strategy state, metrics).
+    ``next_risk``: see :func:`critic_step`."""
     actor_key, next_key, strategy_key, target_key = jax.random.split(key, 4)
     action_dim = batch.action.shape[-1]
     actor_apply = actor_net(config, action_dim).apply
@@ -228,7 +231,7 @@ def update(
     critic_loss_value, q, critic_grads, confidence_metrics = critic_step(
         config, state.critic_params, state.target_critic_params, batch, next_action,
         lambda next_q: soft_next_value(next_q, next_log_prob, alpha), strategy, strategy_state,
-        target_key, env_step,
+        target_key, env_step, next_risk,
     )
 
     # the strategy's own network sees the critics from the start of the step

@@ -103,6 +103,7 @@ def update(
     strategy: Strategy,
     strategy_state: Any,
     env_step: jax.Array,
+    next_risk: Any = None,
 ) -> Tuple[TD3State, Any, Metrics]:
     """One critic step of TD3, and on every ``policy_delay``-th one an actor and target step."""
     noise_key, strategy_key, target_key = jax.random.split(key, 3)
@@ -120,7 +121,7 @@ def update(
     )
     critic_loss_value, q, critic_grads, confidence_metrics = critic_step(
         config, state.critic_params, state.target_critic_params, batch, next_action, td3_next_value,
-        strategy, strategy_state, target_key, env_step,
+        strategy, strategy_state, target_key, env_step, next_risk,
     )
     critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state)
     critic_params = optax.apply_updates(state.critic_params, critic_updates)

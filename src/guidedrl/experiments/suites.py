@@ -242,7 +242,8 @@ def offline(seeds, steps, offline_steps=None) -> List[Trial]:
 def confidence(seeds, steps) -> List[Trial]:
     """When λ(s) is not known well (BENCHMARK.md, "Confidence"): on two attractive and two
     repulsive tasks, SAG and PAG with the guide's own region and with it trusted everywhere
-    (``guide_region="always"``), each with the given λ and with the learned q-gap confidence; JSRL
+    (``guide_region="always"``), each with the given λ and with the learned q-gap and risk
+    confidences; JSRL
     with its curriculum and with random horizons (the guide's own region); SAC alone. The paper
     suite's budgets and protocol. ``sag``, ``pag`` and ``none`` are the paper suite's own trials
     (same ids, same configs): ``guidedrl bench --reuse`` carries their finished runs over."""
@@ -252,7 +253,7 @@ def confidence(seeds, steps) -> List[Trial]:
         trials += [_trial(task, "none", "sac", s, budget) for s in seeds]
         for guidance in ("sag", "pag"):
             for region in ("default", "always"):
-                for rule in ("given", "q-gap"):
+                for rule in ("given", "q-gap", "risk"):
                     settings = {**({"region": region} if region != "default" else {}),
                                 **({"confidence": rule} if rule != "given" else {})}
                     overrides = {**({"guide_region": region} if region != "default" else {}),

@@ -61,6 +61,9 @@ class Transitions:
     """Number of episodes the transitions came from."""
     name: str
     """The dataset id or path as given."""
+    cost: Optional[np.ndarray] = None
+    """(N,) float32: the catastrophe label of each step from the step infos (1, 0), -1 where the
+    dataset does not say (guidedrl.risk learns nothing from those rows)."""
 
     def __len__(self) -> int:
         return int(self.reward.shape[0])
@@ -192,7 +195,7 @@ def load_transitions(spec: str, env: gym.Env, download: bool = False) -> Transit
     obs_dim = int(gym.spaces.flatdim(env.observation_space))
     _check_action_space(spec, dataset.action_space, low, high)
     parts: Dict[str, List[np.ndarray]] = {name: [] for name in
-                                          ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
+                                          ("obs", "action", "reward", "next_obs", "terminated", "truncated", "cost")}
     episodes = 0
     for episode in _episodes(spec, dataset):
         rows = _episode_transitions(spec, episode, obs_space, obs_dim, low, high)
@@ -392,7 +395,27 @@ def _episode_transitions(spec: str, episode: Any, obs_space: gym.Space, obs_dim:
         "next_obs": obs[1:],
         "terminated": terminated.astype(np.float32),
         "truncated": truncated.astype(np.float32),
+        "cost": _catastrophe_labels(episode, steps, where),
     }
+
+
+def _catastrophe_labels(episode: Any, steps: int, where: str) -> np.ndarray:
+    """(steps,) float32: each step's catastrophe label from the episode's step infos (Minari keeps
+    one info per observation, the reset's first): 1.0 or 0.0 from ``catastrophe``, else ``cost``
+    clipped to [0, 1], else -1.0, unknown (never taken as 0: the risk critic learns nothing from it)."""
+    infos = getattr(episode, "infos", None) or {}
+    for key in ("catastrophe", "cost"):
+        if key not in infos:
+            continue
+        values = np.asarray(infos[key])
+        if values.dtype.kind not in "biuf" or values.reshape(-1).shape[0] not in (steps, steps + 1):
+            raise DatasetError(f"{where}: infos[{key!r}] of dtype {values.dtype} and shape {values.shape}; "
+                               f"expected {steps + 1} numbers (one per observation)")
+        values = values.reshape(-1).astype(np.float64)[-steps:] if steps else np.zeros(0)
+        if not np.all(np.isfinite(values)):
+            raise DatasetError(f"{where}: a non-finite infos[{key!r}]")
+        return np.clip(values, 0.0, 1.0).astype(np.float32) if key == "cost" else (values != 0).astype(np.float32)
+    return np.full(steps, -1.0, np.float32)
 
 
 def _flatten_rows(space: gym.Space, data: Any, rows: int, where: str, what: str) -> np.ndarray:

@@ -273,6 +273,7 @@ class Outcome:
     obs: np.ndarray  # the observation the next step acts on: next_obs, or the reset's
     guide_action: np.ndarray
     confidence: float
+    cost: float = -1.0  # the catastrophe label (catastrophe_label): 1, 0, or -1 when the env reports none
 
     @property
     def done(self) -> bool:
@@ -460,6 +461,12 @@ def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: 
     train_env, eval_envs = build_envs(source, eval_env, modes * config.eval_episodes)
     if env is not None:
         config = config.replace(env=env_id_of(env))
+    if config.confidence == "risk" and not reports_catastrophes(eval_envs[0], config.seed):
+        import warnings
+
+        warnings.warn(f"the env {config.env!r} reports no info['catastrophe'] or info['cost']: the risk "
+                      "confidence has nothing to learn its risk from and runs as q-gap", RuntimeWarning)
+        config = config.replace(confidence="q-gap")
     if guide is not None and config.guide is not None:
         config = config.replace(guide=None)  # a guide object from Python: nothing a file can name
     guide = bind_guide(config, strategy, guide, train_env, resume_meta)
@@ -511,6 +518,20 @@ def build_envs(source: Union[str, gym.Env], eval_source: Union[str, gym.Env, Non
     train_env = make_env(source)
     eval_source = eval_source if eval_source is not None else source
     return train_env, [make_env(eval_source, copy_instance=True) for _ in range(episodes)]
+
+
+def reports_catastrophes(env: gym.Env, seed: int) -> bool:
+    """Whether ``env`` (an evaluation env: every evaluation resets it with its own seed) puts a
+    catastrophe flag or a cost in its infos, read from a reset and one step of the middle action."""
+    try:
+        _, info = env.reset(seed=seed + EVAL_SEED_OFFSET)
+        if isinstance(info, dict) and ("catastrophe" in info or "cost" in info):
+            return True
+        *_, info = env.step(np.zeros(env.action_space.shape, env.action_space.dtype))
+    except Exception as error:
+        raise EnvError(f"the env {env_id_of(env)!r} failed at a reset and one step before training (to read "
+                       f"whether it reports catastrophes): {_describe(error)}") from error
+    return isinstance(info, dict) and ("catastrophe" in info or "cost" in info)
 
 
 def bind_guide(config: Config, strategy: Any, guide: Any, train_env: gym.Env, resume_meta: Optional[dict]):
@@ -614,6 +635,8 @@ def load_dataset(loop: Loop) -> None:
         "next_obs": transitions.next_obs, "terminated": transitions.terminated,
         "truncated": transitions.truncated,
     }
+    if transitions.cost is not None:  # the catastrophe labels of the step infos (-1 where not given)
+        fields["cost"] = transitions.cost
     count = len(transitions.reward)
     guide_action = np.zeros((count, loop.action_dim), np.float32)
     next_guide_action = np.zeros((count, loop.action_dim), np.float32)
@@ -719,7 +742,7 @@ def training_step(loop: Loop) -> None:
         mark = loop.buffer.mark()
         loop.buffer.add(loop.obs, action, outcome.reward, outcome.next_obs, outcome.terminated,
                         outcome.truncated, loop.guide_action, loop.confidence,
-                        outcome.next_guide_action, outcome.next_confidence)
+                        outcome.next_guide_action, outcome.next_confidence, outcome.cost)
         try:
             learned = learn(loop, step + 1, outcome)
         except StepFailed:
@@ -757,6 +780,7 @@ def step_env(loop: Loop, action: np.ndarray) -> Outcome:
         next_obs = _finite_obs(next_obs, "observation")
         if not math.isfinite(float(reward)):
             raise NonFinite(f"non-finite reward {reward!r}")
+        cost = catastrophe_label(info)
     except Exception as error:
         raise StepFailed(env_name, error, "step") from error
     next_guide_action, next_confidence = _ask_guide(loop, next_obs, guide_name)
@@ -769,7 +793,37 @@ def step_env(loop: Loop, action: np.ndarray) -> Outcome:
             raise StepFailed(env_name, error, "reset") from error
         guide_action, confidence = _ask_guide(loop, obs, guide_name)
     return Outcome(next_obs, float(reward), bool(terminated), bool(truncated), info,
-                   next_guide_action, next_confidence, obs, guide_action, confidence)
+                   next_guide_action, next_confidence, obs, guide_action, confidence, cost)
+
+
+def catastrophe_label(info: Any) -> float:
+    """The step's catastrophe label from its info (DESIGN.md, decision 5): 1.0 or 0.0 from
+    ``info["catastrophe"]``, else ``info["cost"]`` clipped to [0, 1], else -1.0 (not reported).
+    A catastrophe that is not a bool-like scalar, or a cost that is not a finite number, raises
+    :class:`BadInfo` naming the value."""
+    if not isinstance(info, dict):
+        return -1.0
+    cost = None
+    if "cost" in info:
+        value = info["cost"]
+        try:
+            cost = float(np.asarray(value, np.float64).reshape(()))
+        except (TypeError, ValueError):
+            raise BadInfo(f"info['cost'] must be a finite number, got {value!r}") from None
+        if not math.isfinite(cost):
+            raise BadInfo(f"info['cost'] must be a finite number, got {value!r}")
+    if "catastrophe" in info:
+        value = info["catastrophe"]
+        array = np.asarray(value)
+        if array.shape != () or not (array.dtype == np.bool_ or (np.issubdtype(array.dtype, np.integer)
+                                                               and int(array) in (0, 1))):
+            raise BadInfo(f"info['catastrophe'] must be a bool (or 0/1), got {value!r}")
+        return 1.0 if bool(array) else 0.0
+    return -1.0 if cost is None else min(max(cost, 0.0), 1.0)
+
+
+class BadInfo(ValueError):
+    """A step's info holds a catastrophe flag or a cost of the wrong kind."""
 
 
 def _ask_guide(loop: Loop, obs: np.ndarray, guide_name: str):

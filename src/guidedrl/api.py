@@ -13,18 +13,22 @@ from guidedrl.training.run import Run, evaluate, load
 
 
 def train(
-    env: Union[str, gym.Env] = "Pendulum-v1",
+    env: Union[str, gym.Env, Callable[[], gym.Env]] = "Pendulum-v1",
     algo: str = "sac",
     guidance: str = "none",
     guide: Any = None,
     steps: int = 20_000,
     seed: int = 0,
     out: Optional[str] = None,
-    eval_env: Union[str, gym.Env, None] = None,
+    eval_env: Union[str, gym.Env, Callable[[], gym.Env], None] = None,
     on_evaluation: Optional[Callable[[dict, Run], None]] = None,
     **config: Any,
 ) -> Run:
     """Train an agent on ``env`` and return it as a :class:`~guidedrl.Run`.
+
+    ``env`` is a Gymnasium id, an ``Env`` instance (any wrapper of yours: evaluations run on deep
+    copies of it) or a zero-argument factory (called for the training env and each evaluation
+    env); ``eval_env`` likewise, default: from ``env``.
 
     ``config`` takes every ``guidedrl train`` option in snake_case (``hidden_sizes``,
     ``batch_size``, ``learning_starts``, ``eval_every``, ...). With ``out`` None nothing

@@ -13,16 +13,19 @@ from guidedrl.experiments.suites import build_suite
 
 def test_the_confidence_suite_has_the_protocol_grid():
     trials = build_suite("confidence")
-    assert len(trials) == 4 * 11 * 5
+    assert len(trials) == 4 * 15 * 5
     assert {t.task for t in trials} == {"PointMass-v0", "BallInCup-v0", "SafeCartpole-v0", "PointReach-v0"}
     configs = {t.strategy: t.config() for t in trials if t.task == "SafeCartpole-v0" and t.seed == 0}
     assert set(configs) == {
         "none", "sag", "pag", "sag[region=always]", "pag[region=always]", "sag[confidence=q-gap]",
         "pag[confidence=q-gap]", "sag[region=always,confidence=q-gap]", "pag[region=always,confidence=q-gap]",
-        "jsrl", "jsrl[mode=random]"}
+        "sag[confidence=risk]", "pag[confidence=risk]", "sag[region=always,confidence=risk]",
+        "pag[region=always,confidence=risk]", "jsrl", "jsrl[mode=random]"}
     assert (configs["pag[region=always,confidence=q-gap]"].guide_region,
             configs["pag[region=always,confidence=q-gap]"].confidence) == ("always", "q-gap")
     assert configs["sag[confidence=q-gap]"].guide_region == "default"
+    assert (configs["sag[region=always,confidence=risk]"].guide_region,
+            configs["sag[region=always,confidence=risk]"].confidence) == ("always", "risk")
     assert configs["jsrl"].jsrl_mode == "curriculum" and configs["jsrl[mode=random]"].jsrl_mode == "random"
     assert all(c.pag_schedule for name, c in configs.items() if name.startswith("pag"))  # repulsive task
     assert {c.steps for c in configs.values()} == {100_000}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import gymnasium as gym
 import numpy as np
@@ -197,10 +197,13 @@ def _cannot_build(env_id: str, error: BaseException) -> EnvError:
     return EnvError(f"cannot build environment {env_id!r}: {type(error).__name__}: {text}{hint}")
 
 
-def env_id_of(env: Union[str, gym.Env]) -> str:
-    """The id to record in config.json: the string itself, the env's spec id, or its class name."""
+def env_id_of(env: Any) -> str:
+    """The id to record in config.json: the string itself, the env's spec id, or its class name
+    (a factory: its name; the loop records the id of the env it made)."""
     if isinstance(env, str):
         return env
+    if is_factory(env):
+        return getattr(env, "__name__", type(env).__name__)
     spec = getattr(env, "spec", None)
     return spec.id if spec is not None else type(env.unwrapped).__name__
 
@@ -235,22 +238,43 @@ def _route_mujoco_warnings() -> None:
                                                                stacklevel=2))
 
 
-def make_env(env: Union[str, gym.Env], copy_instance: bool = False) -> gym.Env:
+EnvSource = Union[str, gym.Env, Callable[[], gym.Env]]
+"""What an env can be given as: a Gymnasium id, an ``Env`` instance (any wrapper), or a
+zero-argument factory returning one."""
+
+
+def is_factory(env: Any) -> bool:
+    """Whether ``env`` is a zero-argument env factory (a callable that is neither an id nor an Env)."""
+    return callable(env) and not isinstance(env, (str, gym.Env))
+
+
+def make_env(env: EnvSource, copy_instance: bool = False) -> gym.Env:
     """A ready env: bounded Box actions rescaled to [-1, 1], observations flattened to float vectors.
 
-    ``copy_instance`` deep-copies an ``Env`` instance (or re-makes it from its spec) so that
-    training and evaluation do not share one simulator.
+    ``env`` is an id, an ``Env`` instance or a zero-argument factory (called once per env made).
+    ``copy_instance`` deep-copies an ``Env`` instance (or, where that fails, re-makes it from its
+    spec) so that training and evaluation do not share one simulator; where neither works the
+    error says to pass a factory.
     """
-    name = env_id_of(env)
     _route_mujoco_warnings()
     if isinstance(env, str):
+        name = env
         made = _make_from_id(env)
     elif isinstance(env, gym.Env):
-        made = env
-        if copy_instance:
-            made = gym.make(env.spec) if env.spec is not None else copy.deepcopy(env)
+        name = env_id_of(env)
+        made = _copy_env(env, name) if copy_instance else env
+    elif is_factory(env):
+        try:
+            made = env()
+        except Exception as error:
+            raise EnvError(f"the env factory {_factory_name(env)} failed: {type(error).__name__}: {error}") from error
+        if not isinstance(made, gym.Env):
+            raise EnvError(f"the env factory {_factory_name(env)} returned {type(made).__name__}, "
+                           "expected a gymnasium.Env")
+        name = env_id_of(made)
     else:
-        raise EnvError(f"env must be a Gymnasium id or a gymnasium.Env, got {type(env).__name__}")
+        raise EnvError(f"env must be a Gymnasium id, a gymnasium.Env or a zero-argument factory returning one, "
+                       f"got {type(env).__name__}")
     check_spaces(made, name)
     if len(made.observation_space.shape or ()) != 1:
         made = gym.wrappers.FlattenObservation(made)
@@ -259,6 +283,26 @@ def make_env(env: Union[str, gym.Env], copy_instance: bool = False) -> gym.Env:
         ones = np.ones(space.shape, np.float32)
         made = gym.wrappers.RescaleAction(made, -ones, ones)
     return made
+
+
+def _factory_name(factory: Any) -> str:
+    return repr(getattr(factory, "__qualname__", type(factory).__name__))
+
+
+def _copy_env(env: gym.Env, name: str) -> gym.Env:
+    """A separate copy of the instance ``env``: a deep copy (the user's wrappers as they are), else
+    a re-make from its spec; an :class:`EnvError` naming both failures otherwise."""
+    try:
+        return copy.deepcopy(env)
+    except Exception as copy_error:
+        reason = f"a deep copy failed ({type(copy_error).__name__}: {copy_error})"
+    if env.spec is not None:
+        try:
+            return gym.make(env.spec)
+        except Exception as make_error:
+            reason += f" and re-making it from its spec failed ({type(make_error).__name__}: {make_error})"
+    raise EnvError(f"cannot make a separate copy of the env instance {name!r} for evaluation: {reason}; pass a "
+                   f"zero-argument factory instead (env=lambda: MyWrapper(gym.make(...))), or eval_env=")
 
 
 def action_bounds(env: gym.Env) -> tuple:

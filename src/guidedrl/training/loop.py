@@ -52,7 +52,7 @@ import numpy as np
 
 from guidedrl import agent
 from guidedrl.config import DEFAULT_GUIDE, Config
-from guidedrl.envs import action_bounds, check_env_id, env_id_of, make_env
+from guidedrl.envs import action_bounds, check_env_id, env_id_of, is_factory, make_env
 from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError, TrainingFailed, WriteError
 from guidedrl.guidance import get_strategy
 from guidedrl.guides.base import GuideError, run_alone
@@ -459,8 +459,8 @@ def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: 
     source = env if env is not None else config.env
     modes = 2 if strategy.uses_guide else 1  # the deployed policy, and the actor alone beside it
     train_env, eval_envs = build_envs(source, eval_env, modes * config.eval_episodes)
-    if env is not None:
-        config = config.replace(env=env_id_of(env))
+    if env is not None:  # an instance or a factory: the id of the env it made
+        config = config.replace(env=env_id_of(train_env.unwrapped if is_factory(env) else env))
     if config.confidence == "risk" and not reports_catastrophes(eval_envs[0], config.seed):
         import warnings
 

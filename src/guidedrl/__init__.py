@@ -9,19 +9,49 @@ Public API (DESIGN.md, "Public contract")::
     stats = guidedrl.evaluate(run, "Pendulum-v1", episodes=10)
     check = guidedrl.check_guide("SafeCartpole-v0", "default", episodes=5)   # before training
 
-Only re-exports: no module of the package imports this one (``__version__`` is
+Only re-exports, each imported when first used (``guidedrl.deploy`` needs NumPy alone, so this
+file imports no JAX; it imports ``guidedrl.envs``, which registers the built-in tasks with Gymnasium,
+where Gymnasium is installed): no module of the package imports this one (``__version__`` is
 ``guidedrl.version``), so each module's imports run one way (tests/test_imports.py).
 """
 
+from importlib import import_module
+
 from guidedrl.version import __version__
-from guidedrl.api import evaluate, load, train
-from guidedrl.config import Config
-from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError
-from guidedrl import envs, guides, names
-from guidedrl.guide_check import check_guide
-from guidedrl.guides import Guide
-from guidedrl.training.loop import TrainingInterrupted
-from guidedrl.training.run import Run
+
+_EXPORTS = {
+    "train": "guidedrl.api", "load": "guidedrl.api", "evaluate": "guidedrl.api",
+    "check_guide": "guidedrl.guide_check", "Run": "guidedrl.training.run", "Guide": "guidedrl.guides",
+    "Config": "guidedrl.config", "GuidedRLError": "guidedrl.errors", "ConfigError": "guidedrl.errors",
+    "EnvError": "guidedrl.errors", "CheckpointError": "guidedrl.errors",
+    "TrainingInterrupted": "guidedrl.training.loop",
+}
+"""Public name -> the module that defines it, imported on first use (PEP 562), so that
+``from guidedrl import deploy`` needs NumPy alone and ``import guidedrl`` stays light."""
+_SUBMODULES = ("envs", "guides", "names", "deploy")
+
+
+try:  # the built-in tasks are registered with Gymnasium on import (gym.make("guidedrl/SafeCartpole-v0"))
+    from guidedrl import envs
+except ModuleNotFoundError as missing:  # a target with NumPy alone, for guidedrl.deploy
+    if missing.name not in ("gymnasium", "scipy", "mujoco", "dm_control"):
+        raise
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = import_module(f"guidedrl.{name}")
+    else:
+        raise AttributeError(f"module 'guidedrl' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
+
 
 __all__ = [
     "__version__",
@@ -34,6 +64,7 @@ __all__ = [
     "guides",
     "envs",
     "names",
+    "deploy",
     "Config",
     "GuidedRLError",
     "ConfigError",

@@ -1,4 +1,4 @@
-"""The ``guidedrl`` command: ``train``, ``eval``, ``envs``, ``guide``, ``bench`` and ``dataset``. Options and ``--help`` come from typed dataclasses."""
+"""The ``guidedrl`` command: ``train``, ``eval``, ``export``, ``envs``, ``guide``, ``bench`` and ``dataset``. Options and ``--help`` come from typed dataclasses."""
 
 from __future__ import annotations
 
@@ -34,6 +34,22 @@ class EvalArgs:
     """The run's guide, named again (as train's --guide takes it) instead of the one its files name."""
     trust_code: bool = False
     """Import the code the run's files name (a module:attr guide, a module:EnvName env id); refused without it, as importing runs code: only for runs you trust."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportArgs:
+    """Export a trained run's deployed policy for the target: one ONNX graph, or an .npz that guidedrl.deploy runs with NumPy alone (docs/DEPLOY.md)."""
+
+    run_dir: tyro.conf.Positional[str]
+    """Run directory (or checkpoint directory) to export."""
+    format: Literal["onnx", "numpy"] = "onnx"
+    """onnx (needs pip install 'guidedrl[export]') or numpy."""
+    out: Optional[str] = None
+    """File to write (default: RUN_DIR/policy.onnx or policy.npz; policy-guide-free.* with --guide-free)."""
+    guide_free: bool = False
+    """Export the actor alone, without the guide's switch."""
+    force: bool = False
+    """Replace OUT if it exists."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -423,6 +439,40 @@ def _eval(args: EvalArgs) -> int:
     return 0
 
 
+def _export(args: ExportArgs) -> int:
+    from guidedrl.checkpoint import run_dir_of
+    from guidedrl.export import default_path, export
+    from guidedrl.policy import read_policy
+
+    policy = read_policy(args.run_dir)  # reads files only: no guide or env code is imported
+    base = run_dir_of(args.run_dir) or Path(args.run_dir)
+    path = Path(args.out) if args.out is not None else default_path(base, args.format, args.guide_free)
+    written = export(policy, path, args.format, guide_free=args.guide_free, force=args.force)
+    guided = not args.guide_free and policy.config.guidance in ("sag", "pag", "residual")
+    print(f"wrote {written} ({args.format}): the {'deployed' if guided else 'actor'} policy of "
+          f"{policy.config.algo}/{policy.config.guidance} on {policy.config.env}")
+    if args.format == "onnx":
+        print("inputs: obs (N, %d)%s; outputs: action (N, %d) in the env's units%s" % (
+            policy.obs_dim, ", guide_action (N, %d) in [-1, 1], confidence (N,)" % policy.action_dim if guided else "",
+            policy.action_dim, ", from_guide (N,)" if guided else ""))
+    else:
+        print(f"act with: from guidedrl import deploy; deploy.load({str(written)!r}).act(obs)"
+              + ("  (deploy.GuidedPolicy(..., guide) for the deployed policy)" if guided else ""))
+    return 0
+
+
+SUBCOMMANDS = {
+    "train": (Config, "Train an agent, optionally with a local guide (the defaults: PAG on SafeCartpole-v0, about two minutes)."),
+    "eval": (EvalArgs, EvalArgs.__doc__),
+    "export": (ExportArgs, ExportArgs.__doc__),
+    "envs": (EnvsArgs, EnvsArgs.__doc__),
+    "guide": (GuideArgs, GuideArgs.__doc__),
+    "bench": (BenchArgs, None),
+    "dataset": (DatasetArgs, "Minari datasets: collect a guide's or a run's episodes, make one from a run's replay buffer, list or describe them (docs/OFFLINE.md)."),
+}
+"""Each subcommand's options and its one-line description in ``guidedrl --help``."""
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``guidedrl`` console script."""
     from guidedrl.errors import GuideCheckFailed, GuidedRLError, TrainingFailed, WriteError
@@ -430,13 +480,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = None
     try:
-        args = tyro.extras.subcommand_cli_from_dict(
-            {"train": Config, "eval": EvalArgs, "envs": EnvsArgs, "guide": GuideArgs, "bench": BenchArgs,
-             "dataset": DatasetArgs},
-            args=argv,
-            prog="guidedrl",
-            description="Reinforcement learning with local guides.",
-        )
+        commands = Union[tuple(  # type: ignore[valid-type]
+            Annotated[kind, tyro.conf.subcommand(name, description=(about or kind.__doc__ or "").strip())]
+            for name, (kind, about) in SUBCOMMANDS.items())]
+        args = tyro.cli(commands, args=argv, prog="guidedrl",
+                        description="Reinforcement learning with local guides.")
         if isinstance(args, Config):
             return _train(args, list(argv) if argv is not None else sys.argv[1:])
         if isinstance(args, EnvsArgs):
@@ -449,6 +497,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if isinstance(args, (DatasetCollectArgs, DatasetFromRunArgs, DatasetListArgs, DatasetInfoArgs)):
             words = list(argv) if argv is not None else sys.argv[1:]
             return _dataset(args, command="guidedrl " + shlex.join(words))
+        if isinstance(args, ExportArgs):
+            return _export(args)
         return _eval(args)
     except SystemExit as exit:  # tyro's own parse errors (they name the value) and --help
         return exit.code if isinstance(exit.code, int) else 2

@@ -113,6 +113,15 @@ class Run:
         """Write a policy checkpoint (no replay buffer) that :func:`load` reads."""
         return checkpoint.save_checkpoint(path, self.meta(), self.state)
 
+    def export(self, path: Union[str, os.PathLike], format: str = "onnx", guide_free: bool = False,
+               force: bool = False) -> Path:
+        """Write the deployed policy for the target (docs/DEPLOY.md): ``format`` "onnx" (one graph,
+        the ``export`` extra) or "numpy" (an ``.npz`` that :mod:`guidedrl.deploy` reads with NumPy
+        alone); ``guide_free``: the actor alone. An existing ``path`` is refused unless ``force``."""
+        from guidedrl.export import export
+
+        return export(self, path, format, guide_free=guide_free, force=force)
+
     def evaluate(self, env: Union[str, gym.Env, None] = None, episodes: int = 10,
                  guide_free: bool = False, seed: Optional[int] = None) -> dict:
         """Same as :func:`evaluate` on this run."""

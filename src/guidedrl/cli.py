@@ -317,6 +317,17 @@ def _envs(args: EnvsArgs) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    if console.width < WIDE:  # a narrow terminal: one block per task instead of a table
+        console.print("[bold]built-in tasks[/] (ids in the guidedrl/ namespace; --guide default)\n")
+        for row in rows:
+            ret = "—" if row["guide_return"] is None else f"{row['guide_return']:.1f} ± {row['guide_return_std']:.1f}"
+            rate = "—" if row["catastrophe_rate"] is None else f"{row['catastrophe_rate']:.2f}"
+            console.print(f"[bold]{row['id']}[/]  {row['task']}")
+            console.print(f"  default guide: {row['guide']}, trusted {row['trusted']}")
+            console.print(f"  guide alone: return {ret}, {rate} catastrophes/episode\n")
+        console.print(source)
+        return 0
     table = Table(title="built-in tasks (ids in the guidedrl/ namespace; --guide default)", caption=source)
     for column in ("id", "task", "default guide", "trusted where", "guide alone: return", "catastrophes/episode"):
         numeric = column.startswith(("guide alone", "catas"))
@@ -325,8 +336,12 @@ def _envs(args: EnvsArgs) -> int:
         ret = "—" if row["guide_return"] is None else f"{row['guide_return']:.1f} ± {row['guide_return_std']:.1f}"
         rate = "—" if row["catastrophe_rate"] is None else f"{row['catastrophe_rate']:.2f}"
         table.add_row(row["id"], row["task"], row["guide"], row["trusted"], ret, rate)
-    Console().print(table)
+    console.print(table)
     return 0
+
+
+WIDE = 120
+"""Terminal columns below which ``guidedrl envs`` lists its tasks instead of drawing a table."""
 
 
 def _number(value: float) -> str:

@@ -243,6 +243,21 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
               address: Optional[str] = None, progress: bool = True, report: bool = True,
               cpus: Optional[int] = None, dataset_options: Optional[Mapping] = None,
               reuse: Sequence = ()) -> Dict:
+    """:func:`_run_suite` while holding ``out`` (its run.lock, as ``guidedrl train`` holds a run
+    directory): a second grid into the same directory is refused with the owner's pid."""
+    from guidedrl.training.lock import RunLock
+
+    lock = RunLock(out, what="bench output directory").acquire()
+    try:
+        return _run_suite(trials, out, suite, command, address, progress, report, cpus, dataset_options, reuse)
+    finally:
+        lock.release()
+
+
+def _run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Optional[str] = None,
+               address: Optional[str] = None, progress: bool = True, report: bool = True,
+               cpus: Optional[int] = None, dataset_options: Optional[Mapping] = None,
+               reuse: Sequence = ()) -> Dict:
     """Run the unfinished ``trials`` on Ray Tune into ``out``; write trials.json, results.csv and
     (``report``) the report. Returns the trials.json record.
 

@@ -23,8 +23,9 @@ class RunLock:
     """``with RunLock(directory):`` owns ``directory`` (created if missing) or raises
     :class:`~guidedrl.errors.RunLockedError` naming the owner's pid."""
 
-    def __init__(self, directory: os.PathLike):
+    def __init__(self, directory: os.PathLike, what: str = "run directory"):
         self.directory = Path(directory)
+        self.what = what
         self.path = self.directory / LOCK
         self._fd: Optional[int] = None
         self.created_directory = False
@@ -43,8 +44,9 @@ class RunLock:
             owner = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise RunLockedError(
-                f"run directory {str(self.directory)!r} is in use by process {owner} (another guidedrl "
-                "run holds its run.lock); wait for it to end, or choose another --out"
+                f"{self.what} {str(self.directory)!r} is in use by process {owner} (another guidedrl "
+                f"{'bench' if 'bench' in self.what else 'run'} holds its run.lock); wait for it to end, or choose "
+                "another --out"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -1,4 +1,4 @@
-"""BENCHMARK.md's four claims, tested on a ``guidedrl bench`` results.csv.
+"""docs/BENCHMARK.md's four claims, tested on a ``guidedrl bench`` results.csv.
 
 Each claim becomes pairwise comparisons between strategies on one task and backbone, over
 seeds: the probability that a run of X does better than a run of Y (rliable's probability of

@@ -1,4 +1,4 @@
-"""BENCHMARK.md's confidence claims, tested on the confidence suite's results.csv.
+"""docs/BENCHMARK.md's confidence claims, tested on the confidence suite's results.csv.
 
 The suite runs SAG and PAG with the guide's own region (``sag``, ``pag``) and with the guide
 trusted everywhere (``[region=always]``), each with the given λ and the learned ``q-gap``

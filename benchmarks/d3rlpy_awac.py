@@ -1,5 +1,5 @@
 """AWAC on the offline suite's datasets: guidedrl against d3rlpy 2.8.1, the same data, budgets,
-networks, batch and evaluation, side by side (BENCHMARK.md, "Offline to online", claim 5).
+networks, batch and evaluation, side by side (docs/BENCHMARK.md, "Offline to online", claim 5).
 
 For each task and seed, both libraries train AWAC on the task's dataset (the offline suite's
 recipe, ``guidedrl.experiments.datasets.RECIPES``; built into the store if missing) for
@@ -37,7 +37,7 @@ i`` (``guidedrl.training.evaluate``); online training episode k resets with guid
 
 ``--d3rlpy-entropy-off`` (a diagnostic, its own ``--json``): d3rlpy's AWAC keeps SAC's critic
 target, min Q(s', a') - α log π(a'|s') with a' drawn from the tanh-squashed policy, and its α is
-a dummy log-temperature of 0 that nothing trains, so α = 1; guidedrl's AWAC (ALGORITHMS.md) has
+a dummy log-temperature of 0 that nothing trains, so α = 1; guidedrl's AWAC (docs/ALGORITHMS.md) has
 no entropy term. The flag sets that log-temperature to -100 (α = 0 in float32), to measure how
 much of a score difference the term explains.
 

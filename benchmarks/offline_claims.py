@@ -1,4 +1,4 @@
-"""BENCHMARK.md's offline-to-online claims 1-4, tested on the offline suite's results.csv (claim 5,
+"""docs/BENCHMARK.md's offline-to-online claims 1-4, tested on the offline suite's results.csv (claim 5,
 against d3rlpy, is benchmarks/d3rlpy_awac.py's).
 
 Per run (``guidedrl.experiments.results.offline_per_run``, plus the early online return: the

@@ -8,7 +8,7 @@ reads) with the same settings: hidden layers 256-256 and 64-64, batch 1024 (AWAC
 batch) and 256, Adam with learning rate 3e-4 for actor and critics, actor weight decay 1e-4 (coupled L2, as
 torch's Adam), γ 0.99, τ 0.005, twin critics, λ 1.0 with the batch-softmax weights, one action
 sample for the advantage, a Gaussian policy with tanh mean and a state-independent log-std in
-[-6, 0]. BENCHMARK.md, "Speed protocol".
+[-6, 0]. docs/BENCHMARK.md, "Speed protocol".
 
 One core against one core, each side in its own process: guidedrl with one XLA thread
 (``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``), d3rlpy with
@@ -39,7 +39,7 @@ Then, from the repository root with guidedrl's venv active:
     python benchmarks/offline_speed.py --sizes 64,64 --batches 256 --repeats 1   # a quick look
 
 The dataset's transitions are converted for d3rlpy here, not with d3rlpy's own Minari loader
-(suspected of misaligning episodes after the first; ALGORITHMS.md, "AWAC"), and the worker
+(suspected of misaligning episodes after the first; docs/ALGORITHMS.md, "AWAC"), and the worker
 checks the episodes d3rlpy built against them before timing anything. Benchmarks never assert
 a time.
 """

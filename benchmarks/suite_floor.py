@@ -5,7 +5,7 @@ The floor is what the suite would cost if a training step cost nothing but its u
 no guide, no evaluation, no host work): each configuration's ``update_many`` over 1,000 minibatches
 in one ``lax.scan`` is timed once (the best of ``--repeats``), and multiplied by the gradient
 steps its runs take. The suite's wall time from its own records (``benchmarks/suite_time.py``),
-measured on the same machine, over this floor is the suite's overhead ratio (BENCHMARK.md's
+measured on the same machine, over this floor is the suite's overhead ratio (docs/BENCHMARK.md's
 target: at most 2x). Machines differ by up to 3x, so the matmul throughput is printed beside it.
 
 The process measures as the suite's trials run: one XLA thread (``--xla_cpu_multi_thread_eigen=false``)

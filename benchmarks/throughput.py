@@ -1,6 +1,6 @@
 """Training throughput of guidedrl's SAC against Stable-Baselines3's SAC and sbx's (its JAX port), alternated in one run.
 
-Settings shared by both (BENCHMARK.md, "Speed protocol"): Gymnasium Pendulum-v1, one
+Settings shared by both (docs/BENCHMARK.md, "Speed protocol"): Gymnasium Pendulum-v1, one
 gradient step per environment step, batch 256, Adam 3e-4, learning starts at 1,000
 steps, buffer 1M, automatic temperature; networks 64-64 and 256-256. Each measurement
 times ``--measure`` steady-state training steps after a warm-up (learning start, JIT

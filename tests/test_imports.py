@@ -1,4 +1,4 @@
-"""Dependencies run one way (STYLE.md, habit 14): the import graph of ``src/guidedrl`` has no cycle.
+"""Dependencies run one way (docs/DESIGN.md, "Layout"): the import graph of ``src/guidedrl`` has no cycle.
 
 The graph is read from the source with ``ast``, not by importing: every ``import`` and
 ``from ... import`` statement counts, at module level or inside a function (a lazy import is a

@@ -1,6 +1,6 @@
 """guidedrl: reinforcement learning with local guides, on JAX.
 
-Public API (DESIGN.md, "Public contract")::
+Public API (docs/DESIGN.md, "Public contract")::
 
     import guidedrl
     run = guidedrl.train("Pendulum-v1", algo="sac", steps=20_000, seed=0, out="runs/sac")

@@ -1,4 +1,4 @@
-"""An agent: a backbone and a guidance strategy composed (DESIGN.md, decisions 2-3).
+"""An agent: a backbone and a guidance strategy composed (docs/DESIGN.md, decisions 2-3).
 
 ``init``, ``act`` and ``update`` are pure functions over :class:`AgentState`; the
 training loop, the evaluator and the checkpoints only ever see these.

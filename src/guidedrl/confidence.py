@@ -1,4 +1,4 @@
-"""Learned confidence (ALGORITHMS.md, "Learned confidence"): the user's λ(s) as an outer bound,
+"""Learned confidence (docs/ALGORITHMS.md, "Learned confidence"): the user's λ(s) as an outer bound,
 narrowed where the critic rates the guide's action below the actor's::
 
     ΔQ(s) = min_j Q_j(s, a_guide(s)) - min_j Q_j(s, π(s))

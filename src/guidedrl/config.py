@@ -108,7 +108,7 @@ class Config:
     exploration_noise: float = 0.1
     """TD3: std of the Gaussian exploration noise."""
 
-    # AWAC (ALGORITHMS.md, "AWAC")
+    # AWAC (docs/ALGORITHMS.md, "AWAC")
     awac_lambda: float = 1.0
     """AWAC: temperature λ of the advantage weights exp(A/λ): small λ follows the critic greedily, large λ imitates the data (behaviour cloning as λ grows)."""
     awac_weights: AWACWeights = "softmax"
@@ -136,7 +136,7 @@ class Config:
     offline_chunk: int = 1_000
     """Offline gradient steps fused in one jitted lax.scan call."""
 
-    # guidance strategies (ALGORITHMS.md, "Strategies")
+    # guidance strategies (docs/ALGORITHMS.md, "Strategies")
     critic_target: CriticTarget = "switched"
     """SAG/PAG: critic target under the switched policy (the paper's) or under the actor alone."""
     phi: float = 0.5
@@ -152,7 +152,7 @@ class Config:
     rg_coef: float = 1.0
     """RG: c in the shaped reward r - c·λ(s)·‖a - a_g(s)‖²."""
 
-    # when λ(s) is not known well (ALGORITHMS.md, "Learned confidence" and "JSRL"; docs/GUIDES.md)
+    # when λ(s) is not known well (docs/ALGORITHMS.md, "Learned confidence" and "JSRL"; docs/GUIDES.md)
     confidence: Confidence = "given"
     """SAG/PAG: where the guide acts: given (the guide's λ(s)), q-gap (λ(s) only where the critic rates the guide's action at least as high as the actor's, less a margin), q-gap-soft (λ(s)·σ(β(ΔQ + margin))), risk (as q-gap, but the guide also stays wherever a risk critic learned from info["catastrophe"] rates the actor's action risky: for a safety reflex, or when you do not know what your guide does)."""
     confidence_margin: float = 0.0

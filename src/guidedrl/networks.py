@@ -16,7 +16,7 @@ import jax.numpy as jnp
 LOG_STD_MIN = -20.0
 LOG_STD_MAX = 2.0
 # Executed actions are clipped to ±(1 - ACTION_EPS) wherever a tanh log-prob is taken
-# at them (ALGORITHMS.md, "Conventions"): atanh(±1) is infinite.
+# at them (docs/ALGORITHMS.md, "Conventions"): atanh(±1) is infinite.
 ACTION_EPS = 1e-3
 
 

@@ -1,4 +1,4 @@
-"""A ring buffer of transitions that carries what the guide said (DESIGN.md, decision 1).
+"""A ring buffer of transitions that carries what the guide said (docs/DESIGN.md, decision 1).
 
 It lives on the host in NumPy arrays allocated once (pages are only touched as
 the buffer fills) and hands the learner a :class:`~guidedrl.types.Batch` of K

@@ -1,7 +1,7 @@
 """A point robot on MuJoCo, two tasks for it, and their verified repulsive guides.
 
 **The robot** is Safety Gym's "Point", rebuilt on the ``mujoco`` bindings (safety-gymnasium pins
-gymnasium 0.28, see BENCHMARK.md): a sphere of radius ``ROBOT_RADIUS`` on the plane with joints
+gymnasium 0.28, see docs/BENCHMARK.md): a sphere of radius ``ROBOT_RADIUS`` on the plane with joints
 slide-x, slide-y and hinge-z, and two actuators, both driven by actions in [-1, 1]:
 
 - ``forward``: a force of up to ``FORWARD_FORCE`` along the robot's heading (a motor on the

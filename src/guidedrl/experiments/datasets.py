@@ -1,5 +1,5 @@
 """The offline suite's datasets: one recipe per task, each a short list of ``guidedrl`` commands,
-built once before the suite's trials start (BENCHMARK.md, "Offline to online").
+built once before the suite's trials start (docs/BENCHMARK.md, "Offline to online").
 
 :data:`RECIPES` is the one place that says how each dataset is made:
 
@@ -73,7 +73,7 @@ class Recipe:
     task: str
     dataset_id: str
     kind: str
-    """"medium", "replay" or "guide" (BENCHMARK.md's names)."""
+    """"medium", "replay" or "guide" (docs/BENCHMARK.md's names)."""
     description: str
     episodes: int = 100
     """Episodes to collect (rollout recipes)."""

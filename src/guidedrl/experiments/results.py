@@ -2,7 +2,7 @@
 strategy, backbone) statistics.
 
 ``results.csv`` has one row per (task, strategy, backbone, seed, evaluation step) with the
-run's logged metrics; :func:`summarize` computes, from those rows alone, what BENCHMARK.md asks
+run's logged metrics; :func:`summarize` computes, from those rows alone, what docs/BENCHMARK.md asks
 per (task, strategy, backbone): IQM and 95% stratified-bootstrap interval over seeds of the
 normalised AUC, the final return and the training catastrophes, and the probability of
 improvement (on AUC) over SAC without a guide on the same backbone and task.

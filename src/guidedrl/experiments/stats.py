@@ -1,4 +1,4 @@
-"""Statistics over runs, as BENCHMARK.md's protocol asks for them.
+"""Statistics over runs, as docs/BENCHMARK.md's protocol asks for them.
 
 Per run: the normalised area under the evaluation-return curve (AUC) and the final return.
 Per (task, strategy) over seeds: the interquartile mean (IQM) with a 95% stratified-bootstrap

@@ -1,5 +1,5 @@
 """The benchmark's suites: which (task, strategy, backbone, seed) runs each one trains, and with
-which settings (BENCHMARK.md, "Protocol").
+which settings (docs/BENCHMARK.md, "Protocol").
 
 A :class:`Trial` is one run. Its ``strategy`` is the label results and reports group by: the
 guidance's name, plus the settings that make it a variant in the ablation and sensitivity
@@ -12,7 +12,7 @@ every 2,000 steps with 5 deterministic episodes (every 10% of the budget below 2
 and schedules (PAG's β_t on repulsive tasks, PIG's β_t) that change every 10% of the budget,
 the paper's 50 changes over 2M steps scaled to the budget.
 
-The ``offline`` suite (BENCHMARK.md, "Offline to online") trains each method with a Minari
+The ``offline`` suite (docs/BENCHMARK.md, "Offline to online") trains each method with a Minari
 dataset (:mod:`guidedrl.experiments.datasets` builds them): its trials carry the dataset id and
 the offline phase in ``overrides``, its ``strategy`` labels name the method (``awac``,
 ``awac+sag``, ``awac+pag``, ``sac-preloaded``, ``sac-offline``, ``sac``) and its ``steps`` is the
@@ -37,7 +37,7 @@ TD3_TASKS = ("PointMass-v0", "SafeCartpole-v0")
 PAPER_GUIDANCES = ("none", "rg", "sag", "pig", "pag", "residual")
 """The paper suite's strategies (the RLLG paper's and residual RL)."""
 CONFIDENCE_TASKS = ("PointMass-v0", "BallInCup-v0", "SafeCartpole-v0", "PointReach-v0")
-"""Two attractive and two repulsive tasks for the confidence suite (BENCHMARK.md, "Confidence")."""
+"""Two attractive and two repulsive tasks for the confidence suite (docs/BENCHMARK.md, "Confidence")."""
 STEPS = {"Pendulum-v1": 20_000}
 """Per-task budget of the paper suite where it differs from the default (100k)."""
 DEFAULT_STEPS = 100_000
@@ -240,7 +240,7 @@ def offline(seeds, steps, offline_steps=None) -> List[Trial]:
 
 
 def confidence(seeds, steps) -> List[Trial]:
-    """When λ(s) is not known well (BENCHMARK.md, "Confidence"): on two attractive and two
+    """When λ(s) is not known well (docs/BENCHMARK.md, "Confidence"): on two attractive and two
     repulsive tasks, SAG and PAG with the guide's own region and with it trusted everywhere
     (``guide_region="always"``), each with the given λ and with the learned q-gap and risk
     confidences; JSRL

@@ -1,4 +1,4 @@
-"""Guidance strategies (ALGORITHMS.md, "Strategies"). Each lives in its own module and is a
+"""Guidance strategies (docs/ALGORITHMS.md, "Strategies"). Each lives in its own module and is a
 :class:`~guidedrl.guidance.base.Strategy`; ``get_strategy(name)`` returns one."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The seam where guidance strategies plug into a backbone (DESIGN.md, decision 2).
+"""The seam where guidance strategies plug into a backbone (docs/DESIGN.md, decision 2).
 
 A strategy changes only: the behaviour action, the reward, the next-state value
 inside the critic target, an extra actor-loss term, and (PAG) a network of its

@@ -1,4 +1,4 @@
-"""JSRL, jump-start RL (Uchendu et al. 2023; ALGORITHMS.md, "JSRL"): the guide acts for the first
+"""JSRL, jump-start RL (Uchendu et al. 2023; docs/ALGORITHMS.md, "JSRL"): the guide acts for the first
 h steps of each episode, the agent after them; the critic and actor updates are the backbone's own
 (off-policy, so no correction is needed).
 

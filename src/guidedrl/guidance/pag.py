@@ -1,6 +1,6 @@
 """PAG, perturbed action guided: where trusted, execute the guide's action perturbed by a learned
 bounded correction, ã(s) = clip(a_g(s) + β_t·Φ·u), u ~ ξ_φ(·|s, a_g(s)) in (-1, 1)^d; the critic
-evaluates that switched policy. ξ_φ has its own loss (ALGORITHMS.md, "PAG's perturbation")::
+evaluates that switched policy. ξ_φ has its own loss (docs/ALGORITHMS.md, "PAG's perturbation")::
 
     L_ξ = E_s[ α_ξ log ξ_φ(u|s, a_g(s)) - λ(s)·min_j Q_j(s, clip(a_g(s) + β_t Φ u)) ]
 

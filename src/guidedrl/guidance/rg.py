@@ -1,7 +1,7 @@
 """RG, reward guided: the critic learns from r̃ = r - c·λ(s)·‖a - a_g(s)‖².
 
 The paper names RG but its code omits it; this shaping is guidedrl's choice
-(ALGORITHMS.md). The guide is never executed.
+(docs/ALGORITHMS.md). The guide is never executed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Step schedules of the strategies' coefficients (ALGORITHMS.md, "Schedules"). Traceable."""
+"""Step schedules of the strategies' coefficients (docs/ALGORITHMS.md, "Schedules"). Traceable."""
 
 from __future__ import annotations
 

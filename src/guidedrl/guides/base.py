@@ -1,4 +1,4 @@
-"""The Guide: a controller trusted in part of the state space (DESIGN.md, decision 1).
+"""The Guide: a controller trusted in part of the state space (docs/DESIGN.md, decision 1).
 
 A guide is two Python callables, ``policy(obs) -> action`` and ``confidence(obs) -> λ``. The
 training loop asks it about every state it visits and records the answers in the replay

@@ -7,7 +7,7 @@ directory. Nothing is downloaded unless asked (``download=True``).
 Transitions are built per episode as Minari defines one: T actions, rewards, terminations and
 truncations, and T+1 observations (the last is the state after the last step), so
 ``s = obs[:-1]``, ``s' = obs[1:]``; ``terminated`` stops bootstrapping, a truncation does not
-(ALGORITHMS.md, "AWAC"). Every episode is checked against the env before anything is returned:
+(docs/ALGORITHMS.md, "AWAC"). Every episode is checked against the env before anything is returned:
 a dataset that cannot be used raises :class:`~guidedrl.errors.DatasetError` naming the dataset,
 the episode and the value.
 

@@ -1,4 +1,4 @@
-"""Deterministic evaluation of the deployed policy and of the guide-free actor (DESIGN.md, decision 6).
+"""Deterministic evaluation of the deployed policy and of the guide-free actor (docs/DESIGN.md, decision 6).
 
 The act function itself (``deployed_actions``, ``guide_fields``) lives in :mod:`guidedrl.policy`
 and is re-exported here."""

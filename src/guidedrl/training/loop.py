@@ -797,7 +797,7 @@ def step_env(loop: Loop, action: np.ndarray) -> Outcome:
 
 
 def catastrophe_label(info: Any) -> float:
-    """The step's catastrophe label from its info (DESIGN.md, decision 5): 1.0 or 0.0 from
+    """The step's catastrophe label from its info (docs/DESIGN.md, decision 5): 1.0 or 0.0 from
     ``info["catastrophe"]``, else ``info["cost"]`` clipped to [0, 1], else -1.0 (not reported).
     A catastrophe that is not a bool-like scalar, or a cost that is not a finite number, raises
     :class:`BadInfo` naming the value."""

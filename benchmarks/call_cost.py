@@ -44,7 +44,7 @@ def main() -> None:
     from guidedrl import agent
     from guidedrl.config import Config
     from guidedrl.replay import ReplayBuffer, unflatten
-    from guidedrl.training.loop import PRNG_IMPL, init_agent
+    from guidedrl.training.jitted import PRNG_IMPL, init_agent
 
     vector = jnp.ones(20_000)
     obs = np.ones(5, np.float32)

@@ -318,7 +318,7 @@ class _EnvServer:
 
     def __init__(self, task: str, seed: int):
         from guidedrl.envs import make_env
-        from guidedrl.training.loop import episode_seed
+        from guidedrl.training.state import episode_seed
 
         self.envs = {"train": make_env(task), "eval": make_env(task)}
         self.episode_seed, self.seed, self.train_episodes = episode_seed, seed, 0

@@ -70,7 +70,7 @@ def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3,
 
     from guidedrl import agent
     from guidedrl.replay import ReplayBuffer
-    from guidedrl.training.loop import PRNG_IMPL, init_agent
+    from guidedrl.training.jitted import PRNG_IMPL, init_agent
 
     agent_config = config.agent
     rng = np.random.default_rng(0)

@@ -110,7 +110,7 @@ def update_gflop(hidden: tuple) -> float:
     from guidedrl import agent
     from guidedrl.config import Config
     from guidedrl.replay import ReplayBuffer
-    from guidedrl.training.loop import PRNG_IMPL
+    from guidedrl.training.jitted import PRNG_IMPL
 
     config = Config(env="Pendulum-v1", guidance="none", hidden_sizes=hidden, batch_size=256).agent
     key = jax.random.key(0, impl=PRNG_IMPL)

@@ -12,7 +12,8 @@ from guidedrl.backbones import sac
 from guidedrl.config import Config
 from guidedrl.errors import ConfigError
 from guidedrl.guidance import get_strategy
-from guidedrl.training.loop import BadInfo, catastrophe_label
+from guidedrl.training.state import BadInfo
+from guidedrl.training.step import catastrophe_label
 from guidedrl.types import Batch, GuideFields
 
 

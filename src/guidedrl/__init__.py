@@ -24,7 +24,7 @@ _EXPORTS = {
     "check_guide": "guidedrl.guide_check", "Run": "guidedrl.training.run", "Guide": "guidedrl.guides",
     "Config": "guidedrl.config", "GuidedRLError": "guidedrl.errors", "ConfigError": "guidedrl.errors",
     "EnvError": "guidedrl.errors", "CheckpointError": "guidedrl.errors",
-    "TrainingInterrupted": "guidedrl.training.loop",
+    "TrainingInterrupted": "guidedrl.training.state",
 }
 """Public name -> the module that defines it, imported on first use (PEP 562), so that
 ``from guidedrl import deploy`` needs NumPy alone and ``import guidedrl`` stays light."""

@@ -393,7 +393,8 @@ def _train(config: Config, words: Sequence[str] = ()) -> int:
 
     from guidedrl.envs import task_of
     from guidedrl.errors import EnvError
-    from guidedrl.training.loop import default_out, train
+    from guidedrl.training.loop import train
+    from guidedrl.training.state import default_out
 
     console = Console()
     typed = {word.split("=")[0] for word in words}
@@ -491,7 +492,7 @@ SUBCOMMANDS = {
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``guidedrl`` console script."""
     from guidedrl.errors import GuideCheckFailed, GuidedRLError, TrainingFailed, WriteError
-    from guidedrl.training.loop import TrainingInterrupted
+    from guidedrl.training.state import TrainingInterrupted
 
     args = None
     try:

@@ -19,3 +19,19 @@ def test_a_second_grid_into_one_out_is_refused_with_the_owners_pid(tmp_path, cap
     assert code == 2
     assert f"bench output directory {str(out)!r} is in use by process {os.getpid()}" in err
     assert "\n" not in err and not (out / "runs").exists()  # refused before anything was written
+
+
+def test_a_part_of_a_suite_keeps_the_other_parts_finished_runs(tmp_path):
+    """Running (or reporting) part of a suite into an OUT whose results.csv holds other tasks' runs
+    keeps those rows: they were dropped, and the next invocation trained them again."""
+    from guidedrl.experiments import results, runner
+    from guidedrl.experiments.suites import build_suite
+
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    trials = build_suite("quick", seeds=1)
+    other = {"task": "PointMass-v0", "strategy": "sag", "backbone": "sac", "seed": 0, "step": 100_000,
+             "eval_return": 5.0}
+    results.write_results(out / "results.csv", [other])
+    rows = runner.collect(out, trials)
+    assert [(r["task"], r["strategy"]) for r in rows] == [("PointMass-v0", "sag")]

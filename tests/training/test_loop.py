@@ -19,6 +19,7 @@ from guidedrl import agent
 from guidedrl.config import Config
 from guidedrl.errors import CheckpointError
 from guidedrl.training import checkpoint, loop
+from guidedrl.training import jitted as phases
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 from tests.conftest import SMALL
 
@@ -147,7 +148,7 @@ def test_no_retracing_after_the_first_update(tmp_path):
     config = Config(env="Pendulum-v1", guidance="none", steps=700, seed=9, hidden_sizes=(16, 16), batch_size=32,
                     learning_starts=100, eval_every=350, eval_episodes=1, progress=False)
     loop.train(config)
-    jitted = (loop.learn_and_behave, loop.behave, loop.init_agent)
+    jitted = (phases.learn_and_behave, phases.behave, phases.init_agent)
     sizes = [f._cache_size() for f in jitted]
     # another seed, budget, evaluation schedule and output directory: loop-only settings, so
     # every compiled program is reused, and nothing is compiled per step

@@ -15,7 +15,8 @@ import guidedrl
 import guidedrl.cli
 from guidedrl import checkpoint
 from guidedrl.errors import CheckpointError, ConfigError
-from guidedrl.training import loop
+from guidedrl.training import jitted
+from guidedrl.training import offline as offline_phase
 from guidedrl.training.checkpoint import load_replay_state
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 
@@ -143,9 +144,9 @@ def test_no_retracing_of_the_offline_chunks(tmp_path, dataset):
     settings = dict(algo="awac", dataset=DATASET, offline_steps=400, offline_eval_every=200, offline_chunk=100,
                     steps=0, **SMALL)
     guidedrl.train("Pendulum-v1", **settings)
-    size = loop.offline_update._cache_size()
+    size = jitted.offline_update._cache_size()
     guidedrl.train("Pendulum-v1", **{**settings, "seed": 5, "offline_steps": 600})
-    assert loop.offline_update._cache_size() == size
+    assert jitted.offline_update._cache_size() == size
 
 
 def test_resume_after_kill_during_the_offline_phase(tmp_path, dataset):
@@ -190,12 +191,12 @@ def test_a_dataset_that_does_not_fit_is_refused_before_anything_is_written(tmp_p
 
 def test_the_offline_phase_draws_minibatches_of_the_batch_size(dataset, monkeypatch):
     seen = []
-    real = loop.offline_update
+    real = offline_phase.offline_update
 
     def recording(*args):
         seen.append(args[-1])  # batch_size, the last argument
         return real(*args)
 
-    monkeypatch.setattr(loop, "offline_update", recording)
+    monkeypatch.setattr(offline_phase, "offline_update", recording)
     guidedrl.train("Pendulum-v1", algo="awac", dataset=DATASET, offline_steps=100, steps=0, **SMALL)
     assert seen == [64]  # SMALL's batch_size, not AWAC's default 1024

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from guidedrl.config import Config
-from guidedrl.training import loop
+from guidedrl.training import jitted, setup, step
 
 
 def _fused_computations(hlo: str):
@@ -22,13 +22,13 @@ def test_taking_an_update_back_does_not_recompute_the_action_per_element(guidanc
     extra = {} if guidance == "none" else {"guide": "default"}
     config = Config(env="Pendulum-v1", guidance=guidance, steps=10**6, hidden_sizes=(16, 16), batch_size=32,
                     learning_starts=50, eval_every=10**6, eval_episodes=1, progress=False, **extra)
-    state = loop.setup(config, None, None, None)
+    state = setup.setup(config, None, None, None)
     for _ in range(60):
-        loop.training_step(state)
+        step.training_step(state)
     c = state.config
     flat = state.buffer.sample_flat(state.rng, c.gradient_steps_per_call, c.minibatch_size, c.offline_ratio)
-    inputs = loop.step_inputs(60, False, state.obs, state.guide_action, state.confidence, 1, 0)
-    hlo = loop.learn_and_behave.lower(c.agent, state.buffer.layout, state.packing, state.flat_state, flat,
+    inputs = jitted.step_inputs(60, False, state.obs, state.guide_action, state.confidence, 1, 0)
+    hlo = jitted.learn_and_behave.lower(c.agent, state.buffer.layout, state.packing, state.flat_state, flat,
                                       state.learn_key, state.act_key, inputs, state.action_dim).compile().as_text()
     sizes = {int(x.shape[0]) for x in state.flat_state if x.ndim == 1 and x.shape[0] > 1000}
     assert sizes, "no state buffer large enough to tell apart"

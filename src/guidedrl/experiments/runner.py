@@ -389,7 +389,9 @@ def _prepare_datasets(todo: Sequence[Trial], out: Path, say, options: Mapping) -
 
 def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None) -> List[Dict]:
     """Tidy result rows of every finished trial, in the suite's order: from its run directory,
-    or carried over from the results.csv already in ``out`` (``recorded``, read if not given)."""
+    or carried over from the results.csv already in ``out`` (``recorded``, read if not given);
+    then the rows ``out``'s results.csv holds of runs that are not among ``trials`` (a part of
+    the suite run with ``--tasks`` or ``--strategies`` keeps the other parts' finished runs)."""
     from guidedrl.training.logging import read_metrics
 
     out = Path(out).resolve()
@@ -402,6 +404,10 @@ def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None) -> Li
                                          trial.backbone, trial.seed)
         elif is_finished(runs, trial, recorded):
             rows += recorded[_key(trial)]
+    ours = {_key(trial) for trial in trials}
+    for key, run_rows in recorded.items():
+        if key not in ours:
+            rows += run_rows
     return rows
 
 

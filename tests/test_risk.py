@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from guidedrl import agent, confidence, risk
-from guidedrl.backbones import sac
+from guidedrl.backbones import critic
 from guidedrl.config import Config
 from guidedrl.errors import ConfigError
 from guidedrl.guidance import get_strategy
@@ -130,7 +130,7 @@ def test_the_critic_target_keeps_the_guide_at_s_prime_where_the_actor_is_risky(m
     batch = Batch(obs=jnp.zeros((n, 3)), action=jnp.zeros((n, 1)), reward=jnp.zeros(n), next_obs=jnp.zeros((n, 3)),
                   terminated=jnp.zeros(n), guide_action=jnp.zeros((n, 1)), confidence=jnp.ones(n),
                   next_guide_action=jnp.full((n, 1), -0.9), next_confidence=jnp.array([1.0, 1.0, 0.5, 0.0]))
-    monkeypatch.setattr(sac, "critic_net", lambda config: _HandTargetCritic(jnp.float32(0.3)))
+    monkeypatch.setattr(critic, "critic_net", lambda config: _HandTargetCritic(jnp.float32(0.3)))
     seen = {}
     strategy = get_strategy("sag")
 
@@ -141,7 +141,7 @@ def test_the_critic_target_keeps_the_guide_at_s_prime_where_the_actor_is_risky(m
     spying = strategy.__class__(**{**strategy.__dict__, "next_value": spy})
     next_action = jnp.full((n, 1), 0.3)  # the actor's a' is the critic's favourite: q-gap would drop the guide
     next_risk = jnp.array([0.5, 0.01, 0.5, 0.9])
-    _, _, _, metrics = sac.critic_step(config, None, None, batch, next_action, lambda q: q.min(0), spying, {},
+    _, _, _, metrics = critic.critic_step(config, None, None, batch, next_action, lambda q: q.min(0), spying, {},
                                        jax.random.PRNGKey(0), 0, next_risk)
     np.testing.assert_array_equal(seen["next_confidence"], [1.0, 0.0, 0.5, 0.0])
     np.testing.assert_allclose(metrics["confidence_kept_risk"], 1.5 / 2.5, rtol=1e-6)

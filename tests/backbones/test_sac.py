@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from guidedrl import agent
-from guidedrl.backbones import sac
+from guidedrl.backbones import critic, sac
 from guidedrl.config import Config
 from guidedrl.guidance import get_strategy
 from guidedrl.networks import tanh_gaussian_log_prob, tanh_gaussian_sample
@@ -25,14 +25,14 @@ def test_soft_next_value(jit):
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_critic_target_stops_at_termination_only(jit):
-    fn = jax.jit(sac.critic_target, static_argnums=3) if jit else sac.critic_target
+    fn = jax.jit(critic.critic_target, static_argnums=3) if jit else critic.critic_target
     y = fn(jnp.array([1.0, -1.0]), jnp.array([0.0, 1.0]), jnp.array([0.7, 1.9]), 0.99)
     np.testing.assert_allclose(y, [1.0 + 0.99 * 0.7, -1.0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_critic_loss(jit):
-    fn = jax.jit(sac.critic_loss) if jit else sac.critic_loss
+    fn = jax.jit(critic.critic_loss) if jit else critic.critic_loss
     q = jnp.array([[1.0, 0.0], [2.0, -1.0]])
     # Q1: (0.25 + 1) / 2 = 0.625; Q2: (0.25 + 0) / 2 = 0.125
     np.testing.assert_allclose(fn(q, jnp.array([1.5, -1.0])), 0.75, rtol=1e-6)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from guidedrl import agent
-from guidedrl.backbones import sac
+from guidedrl.backbones import critic
 from guidedrl.config import Config
 from guidedrl.errors import ConfigError
 from guidedrl import confidence
@@ -100,7 +100,7 @@ def test_the_critic_target_uses_lambda_hat_at_s_prime_from_the_target_critics(mo
     config = Config(guidance="sag", confidence=rule, hidden_sizes=(8, 8))
     next_action = jnp.array([[0.2], [0.2], [0.2], [0.2]])
     batch = _batch([1.0, 1.0, 0.5, 0.0], [0.25, -0.9, 0.25, 0.25])
-    monkeypatch.setattr(sac, "critic_net", lambda config: _HandTargetCritic(jnp.float32(0.3)))
+    monkeypatch.setattr(critic, "critic_net", lambda config: _HandTargetCritic(jnp.float32(0.3)))
     seen = {}
     strategy = get_strategy("sag")
 
@@ -109,7 +109,7 @@ def test_the_critic_target_uses_lambda_hat_at_s_prime_from_the_target_critics(mo
         return actor_next_value
 
     spying = strategy.__class__(**{**strategy.__dict__, "next_value": spy})
-    _, _, _, metrics = sac.critic_step(config, None, None, batch, next_action, lambda q: q.min(0), spying, {},
+    _, _, _, metrics = critic.critic_step(config, None, None, batch, next_action, lambda q: q.min(0), spying, {},
                                        jax.random.PRNGKey(0), 0)
     # ΔQ' = Q̄(s', a_g') - Q̄(s', a'): a_g' = 0.25 -> -0.0025 + 0.01 > 0; -0.9 -> -1.44 + 0.01 < 0
     delta = np.array([-(0.25 - 0.3) ** 2, -(-0.9 - 0.3) ** 2, -(0.25 - 0.3) ** 2, -(0.25 - 0.3) ** 2]) + 0.01
@@ -119,7 +119,7 @@ def test_the_critic_target_uses_lambda_hat_at_s_prime_from_the_target_critics(mo
     np.testing.assert_allclose(metrics["confidence_learned"], expected.mean(), rtol=1e-5)
     np.testing.assert_allclose(metrics["confidence_kept"], expected.sum() / lam.sum(), rtol=1e-5)
     # given: λ(s') reaches the strategy as stored, and no confidence metrics
-    _, _, _, metrics = sac.critic_step(Config(guidance="sag", hidden_sizes=(8, 8)), None, None, batch,
+    _, _, _, metrics = critic.critic_step(Config(guidance="sag", hidden_sizes=(8, 8)), None, None, batch,
                                        next_action, lambda q: q.min(0), spying, {}, jax.random.PRNGKey(0), 0)
     np.testing.assert_array_equal(seen["next_confidence"], lam)
     assert metrics == {}

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.sac import critic_net, critic_q, critic_step, init_networks
+from guidedrl.backbones.critic import critic_net, critic_q, critic_step, init_networks
 from guidedrl.networks import MLP, gaussian_log_prob
 from guidedrl.types import Batch, Metrics
 

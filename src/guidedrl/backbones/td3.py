@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.sac import critic_net, critic_q, critic_step, init_networks
+from guidedrl.backbones.critic import critic_net, critic_q, critic_step, init_networks
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.sac import temperature_loss
+from guidedrl.entropy import temperature_loss
 from guidedrl.guidance import none
 from guidedrl.guidance.base import Strategy
 from guidedrl.guidance.common import switched, switched_next_value, use_guide

@@ -19,6 +19,13 @@ below, "unresolved" otherwise.
    its 95% interval).
 3. JSRL against PAG with the hand-written region: early return, final return, fewer training
    catastrophes (jsrl and jsrl[mode=random] vs pag).
+4. The risk confidence keeps a reflex's safety (docs/ALGORITHMS.md, "the risk confidence"): on the
+   repulsive tasks, g[region=always,confidence=risk] and g[confidence=risk] against the
+   hand-written region g (final return and fewer training catastrophes, "met" when not
+   reversed); on the attractive tasks, g[region=always,confidence=risk] against
+   g[region=always,confidence=q-gap] (final return, "met" when not reversed). Below the
+   catastrophe table, the catastrophe targets: an IQM of at most 2 per run on SafeCartpole-v0
+   and 6 on PointReach-v0 from λ = always, and the hand region's own IQM with it.
 
     python benchmarks/confidence_claims.py docs/results/confidence/results.csv --section confidence-claims
 """
@@ -76,6 +83,15 @@ def verdicts(groups, reps: int):
             for g in GUIDED:
                 for x in (f"{g}[confidence=q-gap]", f"{g}[region=always,confidence=q-gap]"):
                     found.append(compare(2, task, x, g, "fewer_catastrophes", "fewer training catastrophes", "kept"))
+        for g in GUIDED:
+            risky_wide, risky = f"{g}[region=always,confidence=risk]", f"{g}[confidence=risk]"
+            if task in REPULSIVE:
+                for x in (risky_wide, risky):
+                    found.append(compare(4, task, x, g, "final_return", "final return higher", "met"))
+                    found.append(compare(4, task, x, g, "fewer_catastrophes", "fewer training catastrophes", "met"))
+            else:
+                found.append(compare(4, task, risky_wide, f"{g}[region=always,confidence=q-gap]", "final_return",
+                                     "final return higher", "met"))
         for x in ("jsrl", "jsrl[mode=random]"):
             for measure, label in (("early_return", "early return higher"), ("final_return", "final return higher"),
                                    ("fewer_catastrophes", "fewer training catastrophes")):
@@ -101,8 +117,26 @@ def _table_rows(rows, reps):
     yield ""
     yield "| task | strategy | runs | IQM [95% CI] | mean |"
     yield "|---|---|--:|--:|--:|"
-    for task, strategy, n, point, low, high, mean in catastrophes(groups, reps):
+    found = list(catastrophes(groups, reps))
+    for task, strategy, n, point, low, high, mean in found:
         yield f"| {task} | {strategy} | {n} | {point:.1f} [{low:.1f}, {high:.1f}] | {mean:.1f} |"
+    iqm = {(task, strategy): point for task, strategy, _n, point, *_ in found}
+    yield ""
+    yield "The risk confidence's catastrophe targets (IQM of training catastrophes per run):"
+    yield ""
+    yield "| task | strategy | target | IQM | verdict |"
+    yield "|---|---|--:|--:|---|"
+    for (task, strategy), point in sorted(iqm.items()):
+        if strategy.endswith("confidence=risk]"):
+            base = strategy.split("[")[0]
+            target = RISK_TARGETS[task] if "region=always" in strategy else iqm.get((task, base))
+            if target is not None:
+                yield f"| {task} | {strategy} | {target:.1f} | {point:.1f} | {'met' if point <= target else 'missed'} |"
+
+
+RISK_TARGETS = {"SafeCartpole-v0": 2.0, "PointReach-v0": 6.0}
+"""From λ = always: at most this many training catastrophes per run (IQM); with the hand-written
+region, the target is that region's own IQM (0 on both tasks)."""
 
 
 def main() -> None:

@@ -49,3 +49,19 @@ def test_safety_is_judged_on_repulsive_tasks_only_and_jsrl_against_pag():
         ("SafeCartpole-v0", s) for s in ("jsrl", "none", "pag", "pag[confidence=q-gap]")}
     mean = {strategy: row[-1] for _, strategy, *row in table}
     assert mean["none"] == 52.0 and mean["pag"] == 2.0
+
+
+def test_the_risk_confidence_claims_on_a_repulsive_and_an_attractive_task():
+    reflex, attractive = "SafeCartpole-v0", "PointMass-v0"
+    groups = {(reflex, "sag"): _runs(800, catastrophes=0.0),
+              (reflex, "sag[confidence=risk]"): _runs(790, catastrophes=8.0),
+              (reflex, "sag[region=always,confidence=risk]"): _runs(300, catastrophes=0.0),
+              (attractive, "sag[region=always,confidence=q-gap]"): _runs(800),
+              (attractive, "sag[region=always,confidence=risk]"): _runs(800)}
+    rows = _rows(groups)
+    assert rows[reflex, "sag[confidence=risk] vs sag", "fewer training catastrophes"] == "not met (reversed)"
+    assert rows[reflex, "sag[region=always,confidence=risk] vs sag", "final return higher"] == "not met (reversed)"
+    assert rows[reflex, "sag[region=always,confidence=risk] vs sag", "fewer training catastrophes"] \
+        == "met (unresolved)"
+    assert rows[attractive, "sag[region=always,confidence=risk] vs sag[region=always,confidence=q-gap]",
+                "final return higher"] == "met (unresolved)"

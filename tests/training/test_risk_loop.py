@@ -154,3 +154,19 @@ def test_dataset_labels_are_read_from_step_infos_and_unknown_without_them(tmp_pa
     replay = checkpoint.load_replay_state(checkpoint.read_meta(out))
     np.testing.assert_array_equal(replay["dataset"]["cost"], [-1] * 6)
     assert set(np.unique(replay["data"]["cost"])) <= {0.0, 1.0}
+
+
+def test_guidedrls_own_datasets_carry_the_catastrophe_labels(tmp_path, monkeypatch):
+    """``guidedrl dataset collect`` (and ``from-run``) write each step's catastrophe flag into the
+    step infos, so a dataset made by guidedrl gives the risk critic its labels."""
+    from guidedrl.cli import main
+    from guidedrl.envs import make_env
+    from guidedrl.offline.datasets import load_transitions
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "store"))
+    assert main(["dataset", "collect", "--env", "SafeCartpole-v0", "--policy", "random", "--episodes", "2",
+                 "--id", "test/cartpole-random-v0"]) == 0
+    transitions = load_transitions("test/cartpole-random-v0", make_env("SafeCartpole-v0"))
+    # random actions hit a wall in every episode: each episode's last step is its catastrophe
+    np.testing.assert_array_equal(transitions.cost, transitions.terminated)
+    assert transitions.cost.sum() == 2 and set(np.unique(transitions.cost)) == {0.0, 1.0}

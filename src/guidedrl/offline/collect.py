@@ -269,6 +269,7 @@ def _rollout(raw: gym.Env, env_id: str, behaviour: _Behaviour, episode: int, see
     reset_seed = episode_seed(seed, episode)
     obs, _ = _env_call(lambda: raw.reset(seed=reset_seed), env_id, episode, "at its reset")
     observations, actions, rewards, terminations, truncations = [obs], [], [], [], []
+    catastrophes: List[Optional[bool]] = [False]  # one per observation (Minari's infos): the reset's first
     action_space = raw.action_space
     while True:
         step = len(actions)
@@ -299,8 +300,9 @@ def _rollout(raw: gym.Env, env_id: str, behaviour: _Behaviour, episode: int, see
         normalized = np.clip(normalized, -1.0, 1.0)
         action = denormalize_actions(normalized, low, high).astype(action_space.dtype).reshape(action_space.shape)
         action = np.clip(action, action_space.low, action_space.high)
-        obs, reward, terminated, truncated, _ = _env_call(lambda: raw.step(action), env_id, episode,
-                                                          f"at step {step}")
+        obs, reward, terminated, truncated, info = _env_call(lambda: raw.step(action), env_id, episode,
+                                                             f"at step {step}")
+        catastrophes.append(bool(info["catastrophe"]) if isinstance(info, dict) and "catastrophe" in info else None)
         if not np.isfinite(reward):
             raise EnvError(f"the env {env_id!r} gave a non-finite reward {reward} at episode {episode}, step {step}")
         truncated = bool(truncated) or (max_episode_steps is not None and step + 1 >= max_episode_steps)
@@ -311,8 +313,10 @@ def _rollout(raw: gym.Env, env_id: str, behaviour: _Behaviour, episode: int, see
         truncations.append(truncated)
         if terminated or truncated:
             break
+    # the catastrophe labels the risk confidence learns from, where the env reports them at every step
+    infos = {"catastrophe": np.asarray(catastrophes, bool)} if None not in catastrophes[1:] else None
     return EpisodeBuffer(id=episode, seed=reset_seed, observations=_stack(observations), actions=np.stack(actions),
-                         rewards=rewards, terminations=terminations, truncations=truncations)
+                         rewards=rewards, terminations=terminations, truncations=truncations, infos=infos)
 
 
 def _env_call(call: Callable[[], Any], env_id: str, episode: int, when: str) -> Any:
@@ -418,10 +422,13 @@ def _replay_episodes(rows: Dict[str, np.ndarray], raw: gym.Env, low: np.ndarray,
         truncations = rows["truncated"][start:stop] > 0.5
         if not (terminations[-1] or truncations[-1]):
             truncations[-1] = True  # the unfinished last episode (or one cut where s' is not the next s)
+        cost = rows["cost"][start:stop] if "cost" in rows else np.full(stop - start, -1.0)
+        known = bool(np.all(cost >= 0.0))  # the run's catastrophe labels, where its env reported them
         buffers.append(EpisodeBuffer(
             id=episode, observations=_unflatten_rows(obs_space, observations), actions=actions[start:stop],
             rewards=rows["reward"][start:stop].astype(np.float64).tolist(),
-            terminations=terminations.tolist(), truncations=truncations.tolist()))
+            terminations=terminations.tolist(), truncations=truncations.tolist(),
+            infos={"catastrophe": np.concatenate([[False], cost >= 1.0])} if known else None))
     return buffers
 
 

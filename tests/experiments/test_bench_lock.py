@@ -33,5 +33,6 @@ def test_a_part_of_a_suite_keeps_the_other_parts_finished_runs(tmp_path):
     other = {"task": "PointMass-v0", "strategy": "sag", "backbone": "sac", "seed": 0, "step": 100_000,
              "eval_return": 5.0}
     results.write_results(out / "results.csv", [other])
-    rows = runner.collect(out, trials)
+    rows = runner.collect(out, trials, others=True)  # as run_suite and --report call it
     assert [(r["task"], r["strategy"]) for r in rows] == [("PointMass-v0", "sag")]
+    assert runner.collect(out, trials) == []  # the given trials alone

@@ -354,7 +354,7 @@ def _run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opt
     record = write_record()
     wall = record["invocations"][-1]["wall_time"]
     statuses = record["trials"]
-    rows = collect(out, trials, recorded)
+    rows = collect(out, trials, recorded, others=True)
     if rows:
         results_mod.write_results(out / "results.csv", rows)
         if report:
@@ -387,11 +387,12 @@ def _prepare_datasets(todo: Sequence[Trial], out: Path, say, options: Mapping) -
     return store
 
 
-def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None) -> List[Dict]:
+def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None, others: bool = False) -> List[Dict]:
     """Tidy result rows of every finished trial, in the suite's order: from its run directory,
     or carried over from the results.csv already in ``out`` (``recorded``, read if not given);
-    then the rows ``out``'s results.csv holds of runs that are not among ``trials`` (a part of
-    the suite run with ``--tasks`` or ``--strategies`` keeps the other parts' finished runs)."""
+    with ``others``, then the rows ``out``'s results.csv holds of runs that are not among
+    ``trials`` (a part of the suite run or reported with ``--tasks`` or ``--strategies`` keeps
+    the other parts' finished runs, which an earlier invocation wrote there)."""
     from guidedrl.training.logging import read_metrics
 
     out = Path(out).resolve()
@@ -404,10 +405,11 @@ def collect(out, trials: Sequence[Trial], recorded: Optional[Dict] = None) -> Li
                                          trial.backbone, trial.seed)
         elif is_finished(runs, trial, recorded):
             rows += recorded[_key(trial)]
-    ours = {_key(trial) for trial in trials}
-    for key, run_rows in recorded.items():
-        if key not in ours:
-            rows += run_rows
+    if others:
+        ours = {_key(trial) for trial in trials}
+        for key, run_rows in recorded.items():
+            if key not in ours:
+                rows += run_rows
     return rows
 
 
@@ -421,7 +423,7 @@ def refresh_results(out) -> Optional[int]:
     record = json.loads((out / "trials.json").read_text())
     trials = [Trial(t["task"], t["strategy"], t["backbone"], t["seed"], t.get("steps", 0), t["strategy"])
               for t in record["trials"]]
-    rows = collect(out, trials)
+    rows = collect(out, trials, others=True)
     if rows:
         results_mod.write_results(out / "results.csv", rows)
     return len({tuple(row[k] for k in results_mod.KEYS) for row in rows})

@@ -247,11 +247,15 @@ def run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opti
     directory): a second grid into the same directory is refused with the owner's pid."""
     from guidedrl.training.lock import RunLock
 
+    _ray()  # the missing extra is named before anything is written
     lock = RunLock(out, what="bench output directory").acquire()
     try:
-        return _run_suite(trials, out, suite, command, address, progress, report, cpus, dataset_options, reuse)
-    finally:
-        lock.release()
+        record = _run_suite(trials, out, suite, command, address, progress, report, cpus, dataset_options, reuse)
+    except BaseException:
+        lock.abandon()  # removes OUT again if the lock made it and nothing else was written
+        raise
+    lock.release()
+    return record
 
 
 def _run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Optional[str] = None,

@@ -1,7 +1,8 @@
 """Names to things: what ``--guide NAME|module:attr|PATH`` means for an env, in one place.
 
-This module sits above both what it names, ``guides/`` (the constructors, the built-in guides)
-and ``envs/`` (the built-in tasks and their default guides), so neither imports the other back.
+It only resolves: the built-in guides are registered in :mod:`guidedrl.guides.registry` (by
+``guidedrl.envs``, beside the tasks that own them), and this module sits above both ``guides/``
+(the constructors, the registry) and ``envs/`` (the built-in tasks), so neither imports the other back.
 
 A guide spec read from a file (a run's ``config.json`` or a checkpoint's ``meta.json``) is
 resolved with ``trust_code=False``: a ``module:attr`` spec would import a module and call what
@@ -14,31 +15,13 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable, Dict, Optional, Union
+from typing import Optional, Union
 
 from guidedrl.config import DEFAULT_GUIDE
 from guidedrl.envs import TASKS, default_guide
 from guidedrl.errors import ConfigError, EnvError
 from guidedrl.guides import Guide, from_checkpoint, from_policy_file, with_region
-
-
-def _pendulum_lqr() -> Guide:
-    from guidedrl.guides.pendulum import pendulum_lqr
-
-    return pendulum_lqr()
-
-
-def _pendulum_swing_up() -> Guide:
-    from guidedrl.guides.pendulum import pendulum_swing_up
-
-    return pendulum_swing_up()
-
-
-BUILTIN: Dict[str, Dict[str, Callable[[], Guide]]] = {
-    "lqr": {"Pendulum-v1": _pendulum_lqr},
-    "swing-up": {"Pendulum-v1": _pendulum_swing_up},
-}
-"""Built-in guides by name, then by the env id they are made for."""
+from guidedrl.guides.registry import find_guide, guide_names
 
 
 def _names_code(spec: str) -> bool:
@@ -51,7 +34,8 @@ def resolve_guide(spec: Union[str, Guide], env_id: str, *, region: str = "defaul
                   source: Optional[str] = None) -> Guide:
     """The guide that ``--guide spec --guide-region region`` names for ``env_id``.
 
-    ``spec`` is ``default`` (the built-in task's own guide), a built-in NAME (:data:`BUILTIN`),
+    ``spec`` is ``default`` (the built-in task's own guide), a built-in NAME (registered in
+    :mod:`guidedrl.guides.registry` for ``env_id``),
     ``module:attr`` (a factory returning a Guide, or a Guide), the PATH of a guidedrl checkpoint
     (its actor alone, :func:`~guidedrl.guides.from_checkpoint`) or of a policy file (``.msgpack``
     with its ``.json``), or a :class:`~guidedrl.Guide` given from Python. ``region`` replaces its
@@ -79,20 +63,21 @@ def _resolve_spec(spec: str, env_id: str, trust_code: bool, source: Optional[str
                 f"the guidance needs a guide and {env_id!r} has no default guide (built-in tasks: "
                 f"{', '.join(TASKS)}): pass --guide NAME|module:attr|PATH (CLI) or guide= (Python)"
             ) from None
-    if spec in BUILTIN:
-        by_env = BUILTIN[spec]
-        if env_id not in by_env:
+    builtin = guide_names()
+    if spec in builtin:
+        entry = find_guide(spec, env_id)
+        if entry is None:
             raise ConfigError(
-                f"built-in guide {spec!r} exists for {', '.join(by_env)}, not for {env_id!r}"
+                f"built-in guide {spec!r} exists for {', '.join(builtin[spec])}, not for {env_id!r}"
             )
-        return by_env[env_id]()
+        return entry.make()
     if _names_code(spec):
         return _import_guide(spec, trust_code, source)
     if spec.endswith(".msgpack") and os.path.exists(spec):
         return from_policy_file(spec)
     if os.path.exists(spec):
         return from_checkpoint(spec)
-    names = ", ".join(f"{name} ({', '.join(envs)})" for name, envs in BUILTIN.items())
+    names = ", ".join(f"{name} ({', '.join(tasks)})" for name, tasks in builtin.items())
     raise ConfigError(
         f"unknown guide {spec!r}: expected 'default' (a built-in task's guide), a built-in name "
         f"({names}), module:attr, a checkpoint path or a policy file (.msgpack)"
@@ -118,4 +103,4 @@ def _import_guide(spec: str, trust_code: bool, source: Optional[str]) -> Guide:
     return guide
 
 
-__all__ = ["BUILTIN", "resolve_guide"]
+__all__ = ["resolve_guide"]

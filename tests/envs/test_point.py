@@ -317,7 +317,7 @@ def test_guide_switched_in_where_trusted_prevents_catastrophes(task_id, actor):
     import gymnasium as gym
 
     from guidedrl.envs import default_guide
-    from guidedrl.envs.point import _circle_away, _nearest_obstacle, repulsive_reflex
+    from guidedrl.envs.point.guides import _circle_away, _nearest_obstacle, repulsive_reflex
 
     env = gym.make("guidedrl/" + task_id)
     guide = default_guide(task_id).bind(env.observation_space.shape[0], 2)

@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from guidedrl.envs import point
+from guidedrl.envs.point import tasks as point
 from guidedrl.envs.point import PointCircleEnv, PointReachEnv
 
 

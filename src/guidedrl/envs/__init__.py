@@ -3,7 +3,8 @@ makes an env.
 
 Built-in tasks (``TASKS``) are registered with Gymnasium under the ``guidedrl/`` namespace
 when guidedrl is imported: ``gymnasium.make("guidedrl/SafeCartpole-v0")`` (or
-``gymnasium.make("guidedrl:guidedrl/SafeCartpole-v0")`` without importing first).
+``gymnasium.make("guidedrl:guidedrl/SafeCartpole-v0")`` without importing first); their guides
+are registered beside them with :func:`guidedrl.guides.registry.register_guide`.
 ``default_guide(id)`` is each task's own guide (``--guide default``). ``check_env_id`` refuses
 an env id read from a file whose making would import a module (``module:EnvName``).
 
@@ -23,13 +24,15 @@ import gymnasium as gym
 import numpy as np
 
 from guidedrl.errors import ConfigError, EnvError
+from guidedrl.guides.registry import DEFAULT, find_guide, register_guide
 
 NAMESPACE = "guidedrl/"
 
 
 @dataclass(frozen=True)
 class Task:
-    """A built-in task: what it is, its default guide and where that guide is trusted."""
+    """A built-in task: what it is, and what its default guide is and where it is trusted (the
+    guide itself is registered in :mod:`guidedrl.guides.registry`, below)."""
 
     id: str
     entry_point: str
@@ -37,37 +40,6 @@ class Task:
     task: str
     guide_type: str
     trusted: str
-    guide: Callable[[], object]
-
-
-def _cartpole_guide():
-    from guidedrl.envs.dm import cartpole_guide
-
-    return cartpole_guide()
-
-
-def _medium_guide(env_id: str, confidence: str):
-    def make():
-        from guidedrl.envs import dm
-        from guidedrl.guides.policy_file import from_policy_file
-
-        return from_policy_file(GUIDE_DIR / env_id, getattr(dm, confidence),
-                                name=f"{env_id.split('-')[0].lower()}-medium-sac")
-    return make
-
-
-def _point_guide(name: str):
-    def make():
-        from guidedrl.envs import point
-
-        return getattr(point, name)()
-    return make
-
-
-def _pendulum_guide():
-    from guidedrl.guides.pendulum import pendulum_lqr
-
-    return pendulum_lqr()
 
 
 GUIDE_DIR = Path(__file__).resolve().parent / "guides"
@@ -75,25 +47,29 @@ GUIDE_DIR = Path(__file__).resolve().parent / "guides"
 
 TASKS: Dict[str, Task] = {task.id: task for task in (
     Task("SafeCartpole-v0", "guidedrl.envs.mj:SafeCartpole", 1000,
-         "swing-up, walls at |x| = 1", "repulsive reflex",
-         "< 0.15 from a wall after braking", _cartpole_guide),
+         "swing-up, walls at |x| = 1", "repulsive reflex", "< 0.15 from a wall after braking"),
     Task("PointMass-v0", "guidedrl.envs.mj:PointMass", 1000,
-         "reach a small target", "attractive: medium SAC",
-         "> 0.1 from the target", _medium_guide("PointMass-v0", "point_mass_confidence")),
+         "reach a small target", "attractive: medium SAC", "> 0.1 from the target"),
     Task("BallInCup-v0", "guidedrl.envs.mj:BallInCup", 1000,
-         "catch a low-hanging ball", "attractive: medium SAC",
-         "ball below or beside the cup", _medium_guide("BallInCup-v0", "ball_in_cup_confidence")),
-    Task("PointCircle-v0", "guidedrl.envs.point:PointCircleEnv", 500,
-         "run a circle between walls", "repulsive reflex",
-         "< 0.3 from a wall", _point_guide("point_circle_guide")),
-    Task("PointReach-v0", "guidedrl.envs.point:PointReachEnv", 500,
-         "reach goals among obstacles", "repulsive reflex",
-         "< 0.3 from an obstacle", _point_guide("point_reach_guide")),
+         "catch a low-hanging ball", "attractive: medium SAC", "ball below or beside the cup"),
+    Task("PointCircle-v0", "guidedrl.envs.point.tasks:PointCircleEnv", 500,
+         "run a circle between walls", "repulsive reflex", "< 0.3 from a wall"),
+    Task("PointReach-v0", "guidedrl.envs.point.tasks:PointReachEnv", 500,
+         "reach goals among obstacles", "repulsive reflex", "< 0.3 from an obstacle"),
     Task("Pendulum-v1", "gymnasium.envs.classic_control.pendulum:PendulumEnv", 200,
-         "swing-up (Gymnasium's)", "attractive: LQR",
-         "verified ellipse x'Px < 30", _pendulum_guide),
+         "swing-up (Gymnasium's)", "attractive: LQR", "verified ellipse x'Px < 30"),
 )}
 """Built-in tasks by id (Pendulum-v1 is Gymnasium's own, listed for its built-in LQR guide)."""
+
+# The built-in guides, each beside its task: the task's own (--guide default) and Pendulum's named
+# ones (--guide lqr, --guide swing-up), by entry point (imported when a guide is made).
+register_guide(DEFAULT, "guidedrl.envs.dm:cartpole_guide", task="SafeCartpole-v0")
+register_guide(DEFAULT, "guidedrl.envs.dm:point_mass_guide", task="PointMass-v0")
+register_guide(DEFAULT, "guidedrl.envs.dm:ball_in_cup_guide", task="BallInCup-v0")
+register_guide(DEFAULT, "guidedrl.envs.point.guides:point_circle_guide", task="PointCircle-v0")
+register_guide(DEFAULT, "guidedrl.envs.point.guides:point_reach_guide", task="PointReach-v0")
+register_guide("lqr", "guidedrl.guides.pendulum:pendulum_lqr", task="Pendulum-v1", default=True)
+register_guide("swing-up", "guidedrl.guides.pendulum:pendulum_swing_up", task="Pendulum-v1")
 
 
 ALONE_FILE = GUIDE_DIR / "alone.json"
@@ -127,8 +103,13 @@ def task_of(env_id: str) -> Task:
 
 
 def default_guide(env_id: str):
-    """The default guide of a built-in task (a :class:`~guidedrl.Guide`), as ``--guide default``."""
-    return task_of(env_id).guide()
+    """The default guide of a built-in task (a :class:`~guidedrl.Guide`), as ``--guide default``:
+    the one registered as its default (:mod:`guidedrl.guides.registry`)."""
+    task = task_of(env_id)
+    entry = find_guide(DEFAULT, task.id)
+    if entry is None:
+        raise EnvError(f"the built-in task {task.id!r} has no default guide registered")
+    return entry.make()
 
 
 def check_env_id(env_id: str, trust_code: bool = False, source: Optional[str] = None) -> None:

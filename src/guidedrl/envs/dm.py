@@ -6,6 +6,11 @@ guidedrl's tasks need: ``info["catastrophe"]`` and ``info["cost"]`` on every ste
 catastrophe ending the episode with ``terminated=True``. dm_control's own time limit is
 switched off; the Gymnasium registration's ``max_episode_steps`` sets ``truncated=True``.
 
+The tasks' guides live here too, beside their confidences: :func:`cartpole_guide`,
+:func:`point_mass_guide` and :func:`ball_in_cup_guide`, each registered as its task's default
+guide in :mod:`guidedrl.envs` (they read observations only, and serve :mod:`guidedrl.envs.mj`'s
+faster tasks as well).
+
 dm_control is imported here only, with ``MUJOCO_GL=disable`` unless the user chose a
 backend: nothing is rendered, so no display is needed.
 """
@@ -297,3 +302,25 @@ class BallInCupRegion(Region):
 
 ball_in_cup_confidence = BallInCupRegion()
 """BallInCup's default guide's region (:class:`BallInCupRegion` with its default thresholds)."""
+
+
+# -- the attractive tasks' guides ----------------------------------------------------------------
+def _medium_guide(task_id: str, confidence: Region):
+    """A "medium" SAC policy trained on ``task_id`` (its guide file in ``guidedrl/envs/guides/``,
+    made by :mod:`guidedrl.envs.make_guide`), trusted where ``confidence`` says."""
+    from guidedrl.envs import GUIDE_DIR
+    from guidedrl.guides.policy_file import from_policy_file
+
+    return from_policy_file(GUIDE_DIR / task_id, confidence, name=f"{task_id.split('-')[0].lower()}-medium-sac")
+
+
+def point_mass_guide():
+    """PointMass's attractive guide: a medium SAC policy, trusted where
+    :data:`point_mass_confidence` says (farther than 0.1 from the target)."""
+    return _medium_guide("PointMass-v0", point_mass_confidence)
+
+
+def ball_in_cup_guide():
+    """BallInCup's attractive guide: a medium SAC policy, trusted where
+    :data:`ball_in_cup_confidence` says (the ball below or beside the cup)."""
+    return _medium_guide("BallInCup-v0", ball_in_cup_confidence)

@@ -2,9 +2,11 @@
 
 ``Guide`` wraps any two callables; the constructors build common ones (scripted, LQR, a
 trained guidedrl policy); ``compose`` combines several; the region helpers (``box``, ``near``,
-...) build confidences that ``with_region`` can narrow for ``--guide-region``. Turning the CLI's
-``--guide NAME|module:attr|PATH`` into a Guide is :func:`guidedrl.names.resolve_guide`, above
-both this package and ``guidedrl.envs`` (whose built-in tasks' guides are made from these).
+...) build confidences that ``with_region`` can narrow for ``--guide-region``. The built-in
+guides are registered by name and task in :mod:`guidedrl.guides.registry` (by ``guidedrl.envs``,
+beside its tasks). Turning the CLI's ``--guide NAME|module:attr|PATH`` into a Guide is
+:func:`guidedrl.names.resolve_guide`, above both this package and ``guidedrl.envs`` (whose
+built-in tasks' guides are made from these).
 """
 
 from __future__ import annotations

@@ -1,89 +1,27 @@
-"""A point robot on MuJoCo, two tasks for it, and their verified repulsive guides.
+"""The point robot's two tasks: :class:`PointCircleEnv` and :class:`PointReachEnv`.
 
-**The robot** is Safety Gym's "Point", rebuilt on the ``mujoco`` bindings (safety-gymnasium pins
-gymnasium 0.28, see docs/BENCHMARK.md): a sphere of radius ``ROBOT_RADIUS`` on the plane with joints
-slide-x, slide-y and hinge-z, and two actuators, both driven by actions in [-1, 1]:
-
-- ``forward``: a force of up to ``FORWARD_FORCE`` along the robot's heading (a motor on the
-  robot's site). The slide joints are damped, so full thrust settles at the terminal speed
-  ``MAX_SPEED = FORWARD_FORCE / LINEAR_DAMPING`` = 1 m/s with a time constant of
-  ``ROBOT_MASS / LINEAR_DAMPING`` = 0.25 s. Damping is isotropic (as Safety Gym's floor
-  friction): after a turn the robot keeps sliding the old way while the new thrust builds.
-  No thrust profile can exceed ``MAX_SPEED``: d|v|²/dt = 2 v·(F h - c v)/m <= 2|v|(F - c|v|)/m.
-- ``turn``: a velocity servo on the hinge, the action times ``MAX_TURN_RATE`` = 8 rad/s being
-  the target turn rate, reached with a time constant of ``TURN_TIME_CONSTANT`` = 0.05 s (a
-  quarter turn takes about 0.25 s).
-
-One env step is ``N_SUBSTEPS`` physics steps of ``TIMESTEP``: ``CONTROL_DT`` = 0.02 s.
-Contacts and gravity are off: walls and obstacles are virtual, detected geometrically from the
-robot's centre as in Safety Gym's sigwalls and hazards. Nothing is rendered.
-
-**The tasks** (to be registered as ``guidedrl/PointCircle-v0`` and ``guidedrl/PointReach-v0``
-with ``max_episode_steps=MAX_EPISODE_STEPS``): :class:`PointCircleEnv` and :class:`PointReachEnv`.
-Both put ``catastrophe`` (bool) and ``cost`` (float, 1.0 on a catastrophe) in every step's info
-and end the episode with ``terminated=True`` on a catastrophe; neither has a time limit of its
-own.
-
-**The guides** (:func:`point_circle_guide`, :func:`point_reach_guide`) are one scripted reflex,
-:func:`repulsive_reflex`, given the direction away from the danger: it turns the robot's axis
-onto that direction (facing away, or facing the danger to back away, whichever is the nearer
-turn) and thrusts so that the force never points at the danger. λ(s) = 1 where the distance to
-the danger is below ``CIRCLE_GUIDE_DISTANCE`` = 0.3 (to the nearer wall: |x| > 0.825) or
-``REACH_GUIDE_CLEARANCE`` = 0.3 (between the robot's and the nearest obstacle's surfaces).
-
-**Verification** (:func:`verify_region`): the reflex alone is simulated, in MuJoCo, from many
-states at the region's edge — danger distance in [threshold - ``VERIFIED_DEPTH``, threshold] =
-[0.2, 0.3], which contains every state where the guide takes over from outside (one step at
-top speed covers ``MAX_SPEED * CONTROL_DT`` = 0.02 m) — half of them moving straight at the
-danger at the measured top speed (:func:`measure_top_speeds`), the rest slower and up to 90°
-off, any heading, turn rates up to the measured top rate; none may reach the catastrophe
-within ``VERIFY_HORIZON`` = 200 steps (4 s).
-
-How the thresholds were chosen: at top speed straight at a wall, over a grid of 181 headings ×
-17 turn rates, the reflex stops within 0.140 m at worst (worst case: heading nearly parallel to
-the wall, turning the wrong way at full rate); its gains hardly matter (0.137-0.145 m for turn
-gains 1.5-6 and thrust gains 1.5-10); coasting takes 0.25 m. A threshold of 0.3 puts the
-verified layer's inner edge 0.2 m from the danger, 0.06 m more than the worst stop. Measured: 0 failures in 10,000 states per task (seeds 0
-and 1, 5,000 each), closest approach 0.065 m; tests/envs/test_point.py re-checks 1,000 per task.
-States deeper in the region at top speed cannot all be saved: started within 0.1 m of the
-danger, about half fail; anywhere in [0, 0.3], about a fifth. Coasting (zero action) from the
-verified layer fails in about a quarter of the states, thrusting at the danger in all of them.
+Registered as ``guidedrl/PointCircle-v0`` and ``guidedrl/PointReach-v0`` with
+``max_episode_steps=MAX_EPISODE_STEPS``. Both put ``catastrophe`` (bool) and ``cost`` (float,
+1.0 on a catastrophe) in every step's info and end the episode with ``terminated=True`` on a
+catastrophe; neither has a time limit of its own. Both build on :class:`PointEnv`, the robot
+(:mod:`guidedrl.envs.point.robot`) as a Gymnasium env. Each also says, for the guides'
+verification (:func:`guidedrl.envs.point.guides.verify_region`), how to draw states near its
+danger, how far a state is from it, and what a batch of states looks like to the guide.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Optional, Tuple, Type, Union
+from typing import Optional, Tuple
 
 import gymnasium as gym
 import mujoco
 import numpy as np
-from mujoco import rollout
 
 from guidedrl.envs.mj import set_control
+from guidedrl.envs.point.robot import N_SUBSTEPS, ROBOT_RADIUS, point_model, rotate_into_robot_frame
 from guidedrl.errors import EnvError
-from guidedrl.guides.base import Guide
-from guidedrl.guides.regions import near
 
-# -- the robot ----------------------------------------------------------------------------------
-ROBOT_RADIUS = 0.1
-"""Radius of the robot's sphere (m); obstacles are touched at centre distance below it plus theirs."""
-ROBOT_MASS = 1.0
-LINEAR_DAMPING = 4.0
-"""Damping of the slide joints (N s/m)."""
-FORWARD_FORCE = 4.0
-"""Thrust along the heading at action 1 (N)."""
-MAX_SPEED = FORWARD_FORCE / LINEAR_DAMPING
-"""Terminal speed under full thrust (m/s); :func:`measure_top_speeds` measures it in simulation."""
-MAX_TURN_RATE = 8.0
-"""Turn rate (rad/s) the servo holds at action ±1."""
-TURN_TIME_CONSTANT = 0.05
-"""Time constant (s) of the turn-rate servo."""
-TIMESTEP = 0.004
-"""Physics step (s): the turn servo's time constant spans 12 of them; 0.002 s would double the
-cost of :func:`verify_region` for no visible change (worst stop 0.1405 m instead of 0.1400 m)."""
-N_SUBSTEPS = 5
-CONTROL_DT = TIMESTEP * N_SUBSTEPS
 MAX_EPISODE_STEPS = 500
 """Proposed ``max_episode_steps`` for both tasks (10 s; Safety Gym's tasks also last 500 steps)."""
 
@@ -94,10 +32,6 @@ WALL_X = 1.125
 """The walls stand at x = ±WALL_X (Safety Gym's sigwalls); crossing one is a catastrophe."""
 CIRCLE_START_HALF_WIDTH = 0.5
 """The robot starts at rest, uniformly in [-0.5, 0.5]², with a uniform heading."""
-CIRCLE_GUIDE_DISTANCE = 0.3
-"""λ = 1 where the distance to the nearer wall, WALL_X - |x|, is below this."""
-CIRCLE_GUIDE_X = WALL_X - CIRCLE_GUIDE_DISTANCE
-"""λ = 1 where |x| > CIRCLE_GUIDE_X."""
 
 # -- PointReach ---------------------------------------------------------------------------------
 ARENA_HALF_WIDTH = 2.0
@@ -115,97 +49,14 @@ PROGRESS_SCALE = 10.0
 GOAL_BONUS = 5.0
 """Reward for reaching the goal (a new goal is then drawn and the episode goes on)."""
 REACH_GUIDE_CLEARANCE = 0.3
-"""λ = 1 where the clearance to the nearest obstacle (centre distance minus both radii) is below this."""
+"""λ = 1 where the clearance to the nearest obstacle (centre distance minus both radii) is below this
+(the guide's region, :mod:`guidedrl.envs.point.guides`; here because layouts keep the start and
+the goals outside it)."""
 START_CLEARANCE = REACH_GUIDE_CLEARANCE + 0.1
 """Obstacles are placed at least this clearance from the robot's start, outside the guide's region."""
 
-# -- the reflex and its verification -------------------------------------------------------------
-REFLEX_TURN_GAIN = 3.0
-"""Turn action per radian between the robot's axis and the direction away from the danger."""
-REFLEX_THRUST_GAIN = 3.0
-"""Thrust action per unit of cos(heading, away direction)."""
-VERIFIED_DEPTH = 0.1
-"""Verified start states lie within this distance inside the region's edge (5 steps at top speed)."""
-VERIFY_HORIZON = 200
-"""Steps (4 s) the reflex alone must keep every verified start state out of the catastrophe."""
 
-_XML = """
-<mujoco model="guidedrl-point">
-  <option timestep="{timestep}" integrator="implicitfast" gravity="0 0 0">
-    <flag contact="disable"/>
-  </option>
-  <worldbody>
-    <body name="robot" pos="0 0 {radius}">
-      <joint name="x" type="slide" axis="1 0 0" damping="{damping}" {limits}/>
-      <joint name="y" type="slide" axis="0 1 0" damping="{damping}" {limits}/>
-      <joint name="heading" type="hinge" axis="0 0 1"/>
-      <geom name="robot" type="sphere" size="{radius}" mass="{mass}"/>
-      <site name="robot"/>
-    </body>
-  </worldbody>
-  <actuator>
-    <motor name="forward" site="robot" gear="{force} 0 0 0 0 0" ctrlrange="-1 1"/>
-    <velocity name="turn" joint="heading" gear="{turn_gear}" kv="{turn_kv}" ctrlrange="-1 1"/>
-  </actuator>
-</mujoco>
-"""
-
-
-def point_model(arena_half_width: Optional[float] = None) -> mujoco.MjModel:
-    """The robot's MjModel; with ``arena_half_width``, joint limits keep it inside that square.
-
-    The turn servo's gear g = 1/MAX_TURN_RATE makes action a target a/g rad/s; its torque
-    g·kv·(a - g·ω) = g²kv·(a/g - ω) gives the time constant I/(g²kv) = TURN_TIME_CONSTANT.
-    """
-    inertia = 0.4 * ROBOT_MASS * ROBOT_RADIUS**2  # solid sphere about its axis
-    turn_gear = 1.0 / MAX_TURN_RATE
-    limits = ""
-    if arena_half_width is not None:
-        reach = arena_half_width - ROBOT_RADIUS
-        limits = f'limited="true" range="{-reach} {reach}"'
-    xml = _XML.format(
-        timestep=TIMESTEP, radius=ROBOT_RADIUS, mass=ROBOT_MASS, damping=LINEAR_DAMPING,
-        force=FORWARD_FORCE, turn_gear=turn_gear, turn_kv=inertia / (TURN_TIME_CONSTANT * turn_gear**2),
-        limits=limits,
-    )
-    return mujoco.MjModel.from_xml_string(xml)
-
-
-def _rotate_into_robot_frame(vectors: np.ndarray, heading: np.ndarray) -> np.ndarray:
-    """World-frame vectors (..., [k,] 2) seen from a robot with the given heading (...)."""
-    cos, sin = np.cos(heading), np.sin(heading)
-    if vectors.ndim > np.ndim(heading) + 1:  # a list of k vectors per robot
-        cos, sin = cos[..., None], sin[..., None]
-    forward = cos * vectors[..., 0] + sin * vectors[..., 1]
-    left = -sin * vectors[..., 0] + cos * vectors[..., 1]
-    return np.stack([forward, left], axis=-1)
-
-
-# -- the reflex ---------------------------------------------------------------------------------
-
-
-def repulsive_reflex(away_forward: np.ndarray, away_left: np.ndarray) -> np.ndarray:
-    """Actions (..., 2) that push the robot along a unit direction given in its own frame.
-
-    ``(away_forward, away_left)`` is the direction away from the danger, in the robot's frame
-    (forward along the heading, left 90° counter-clockwise). The robot turns its axis onto
-    that direction — towards whichever of +away or -away is nearer, so never more than 90° —
-    and thrusts with the sign of cos(heading, away), so the force never has a component
-    towards the danger: forward to drive away, backward (braking, then reversing) while it
-    faces the danger.
-    """
-    away_forward, away_left = np.asarray(away_forward, float), np.asarray(away_left, float)
-    facing = np.where(away_forward < 0.0, -1.0, 1.0)
-    axis_error = np.arctan2(facing * away_left, facing * away_forward)  # in [-π/2, π/2]
-    thrust = np.clip(REFLEX_THRUST_GAIN * away_forward, -1.0, 1.0)
-    turn = np.clip(REFLEX_TURN_GAIN * axis_error, -1.0, 1.0)
-    return np.stack([thrust, turn], axis=-1)
-
-
-# -- the envs -----------------------------------------------------------------------------------
-
-
-class _PointEnv(gym.Env):
+class PointEnv(gym.Env):
     """What both tasks share: the robot's model and data, the action space, ``set_state``.
 
     A step computes its observation and reward on Python floats, the one-state form of the
@@ -282,7 +133,7 @@ def circle_reward(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
     return tangential / (1.0 + np.abs(r - CIRCLE_RADIUS))
 
 
-class PointCircleEnv(_PointEnv):
+class PointCircleEnv(PointEnv):
     """Run counter-clockwise along the circle of radius R = 1.5 about the origin, between two
     walls at x = ±1.125 (Safety Gym's Circle level 1, point robot).
 
@@ -346,9 +197,9 @@ def reach_observation(qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray, obst
     """PointReach's observation, vectorised over leading axes (see :class:`PointReachEnv`);
     ``goal`` is (..., 2), ``obstacles`` (..., N_OBSTACLES, 2), both world positions."""
     xy, heading = qpos[..., :2], qpos[..., 2]
-    goal_seen = _rotate_into_robot_frame(goal - xy, heading)
-    velocity_seen = _rotate_into_robot_frame(qvel[..., :2], heading)
-    obstacles_seen = _rotate_into_robot_frame(obstacles - xy[..., None, :], heading)
+    goal_seen = rotate_into_robot_frame(goal - xy, heading)
+    velocity_seen = rotate_into_robot_frame(qvel[..., :2], heading)
+    obstacles_seen = rotate_into_robot_frame(obstacles - xy[..., None, :], heading)
     return np.concatenate(
         [goal_seen, velocity_seen, qvel[..., 2:3], xy, np.stack([np.cos(heading), np.sin(heading)], -1),
          obstacles_seen.reshape(*obstacles_seen.shape[:-2], -1)],
@@ -405,7 +256,7 @@ def sample_reach_layout(rng: np.random.Generator):
         # rare: the first obstacles left no room; draw the whole layout again
 
 
-class PointReachEnv(_PointEnv):
+class PointReachEnv(PointEnv):
     """Reach goals among circular obstacles (Safety Gym's Goal task with hazards, point robot).
 
     The arena is [-2, 2]², closed by joint limits (the robot stops at its edge: no catastrophe,
@@ -423,7 +274,7 @@ class PointReachEnv(_PointEnv):
     """
 
     arena_half_width = ARENA_HALF_WIDTH
-    _VIEWS = _PointEnv._VIEWS + ("_xy",)
+    _VIEWS = PointEnv._VIEWS + ("_xy",)
 
     def __init__(self, render_mode: Optional[str] = None):
         super().__init__(render_mode)
@@ -511,81 +362,7 @@ class PointReachEnv(_PointEnv):
         return reach_observation(qpos, qvel, layout[0], layout[1])
 
 
-# -- the guides ---------------------------------------------------------------------------------
-
-
-def _circle_away(obs: np.ndarray):
-    """Direction away from the nearer wall, (-sign x, 0), in the robot's frame."""
-    obs = np.asarray(obs, float)
-    away_x = np.where(obs[..., 0] >= 0.0, -1.0, 1.0)
-    cos, sin = obs[..., 4], obs[..., 5]
-    return away_x * cos, -away_x * sin
-
-
-def circle_guide_policy(obs: np.ndarray) -> np.ndarray:
-    """The wall reflex on PointCircle observations (one, or a batch (n, 7))."""
-    return repulsive_reflex(*_circle_away(obs))
-
-
-def circle_guide_distance(obs: np.ndarray) -> float:
-    """The distance from the robot's centre to the nearer wall, WALL_X - |x|, from one
-    observation (as :func:`circle_wall_distance` from positions)."""
-    return WALL_X - abs(float(obs[0]))
-
-
-circle_guide_confidence = near(circle_guide_distance, CIRCLE_GUIDE_DISTANCE)
-"""1 where the nearer wall is closer than CIRCLE_GUIDE_DISTANCE (|x| > CIRCLE_GUIDE_X), else 0
-(narrowed: closer than half of it)."""
-
-
-def point_circle_guide() -> Guide:
-    """The repulsive guide of PointCircle-v0: push away from the nearer wall when |x| > CIRCLE_GUIDE_X."""
-    return Guide(circle_guide_policy, circle_guide_confidence, name="point-circle-wall-reflex",
-                 obs_dim=7, made_for="PointCircle-v0")
-
-
-def _nearest_obstacle(obs: np.ndarray):
-    """(clearance, unit direction away from it in the robot's frame) of the nearest obstacle."""
-    obs = np.asarray(obs, float)
-    seen = obs[..., 9:].reshape(*obs.shape[:-1], -1, 2)
-    centre_distance = np.linalg.norm(seen, axis=-1)
-    nearest = np.argmin(centre_distance, axis=-1)
-    offset = np.take_along_axis(seen, nearest[..., None, None], axis=-2)[..., 0, :]
-    distance = np.take_along_axis(centre_distance, nearest[..., None], axis=-1)[..., 0]
-    away = -offset / np.maximum(distance, 1e-9)[..., None]
-    return distance - OBSTACLE_RADIUS - ROBOT_RADIUS, away
-
-
-def reach_guide_policy(obs: np.ndarray) -> np.ndarray:
-    """The obstacle reflex on PointReach observations (one, or a batch (n, 19))."""
-    _, away = _nearest_obstacle(obs)
-    return repulsive_reflex(away[..., 0], away[..., 1])
-
-
-def reach_clearance(obs: np.ndarray) -> float:
-    """The clearance between the robot's and the nearest obstacle's surfaces."""
-    clearance, _ = _nearest_obstacle(obs)
-    return float(clearance)
-
-
-reach_guide_confidence = near(reach_clearance, REACH_GUIDE_CLEARANCE)
-"""1 where the nearest obstacle's clearance is below REACH_GUIDE_CLEARANCE, else 0 (narrowed:
-below half of it)."""
-
-
-def point_reach_guide() -> Guide:
-    """The repulsive guide of PointReach-v0: move away from the nearest obstacle when its
-    clearance is below REACH_GUIDE_CLEARANCE."""
-    return Guide(reach_guide_policy, reach_guide_confidence, name="point-reach-obstacle-reflex",
-                 obs_dim=9 + 2 * N_OBSTACLES, made_for="PointReach-v0")
-
-
-# -- verification -------------------------------------------------------------------------------
-
-_TASKS: Dict[str, Tuple[Type[_PointEnv], Callable[[np.ndarray], np.ndarray], float]] = {
-    "PointCircle-v0": (PointCircleEnv, circle_guide_policy, CIRCLE_GUIDE_DISTANCE),
-    "PointReach-v0": (PointReachEnv, reach_guide_policy, REACH_GUIDE_CLEARANCE),
-}
+# -- for verify_region --------------------------------------------------------------------------
 
 
 def _motion_towards(rng: np.random.Generator, towards: np.ndarray, speed: float, turn_rate: float) -> np.ndarray:
@@ -598,81 +375,3 @@ def _motion_towards(rng: np.random.Generator, towards: np.ndarray, speed: float,
     extreme = rng.random(n) < 0.5
     omega = np.where(extreme, rng.choice([-1.0, 1.0], n) * turn_rate, rng.uniform(-turn_rate, turn_rate, n))
     return np.stack([magnitude * np.cos(angle), magnitude * np.sin(angle), omega], axis=1)
-
-
-def measure_top_speeds(seconds: float = 5.0) -> Tuple[float, float]:
-    """(speed, turn rate) the robot reaches from rest under full forward thrust, then under a
-    full turn, each held for ``seconds``: the fastest motion verify_region starts from."""
-    model = point_model()
-    data = mujoco.MjData(model)
-    top = []
-    for ctrl, velocity in (([1.0, 0.0], lambda qvel: np.hypot(qvel[0], qvel[1])), ([0.0, 1.0], lambda qvel: abs(qvel[2]))):
-        mujoco.mj_resetData(model, data)
-        data.ctrl[:] = ctrl
-        fastest = 0.0
-        for _ in range(int(round(seconds / CONTROL_DT))):
-            mujoco.mj_step(model, data, nstep=N_SUBSTEPS)
-            fastest = max(fastest, float(velocity(data.qvel)))
-        top.append(fastest)
-    return top[0], top[1]
-
-
-def _task(env: Union[str, Type[_PointEnv]]):
-    if isinstance(env, str):
-        name = env.split("/")[-1]
-        if name not in _TASKS:
-            raise EnvError(f"verify_region knows {', '.join(_TASKS)}; got {env!r}")
-        return _TASKS[name]
-    for entry in _TASKS.values():
-        if entry[0] is env:
-            return entry
-    raise EnvError(f"verify_region knows PointCircleEnv and PointReachEnv; got {env!r}")
-
-
-def simulate_batch(env: Union[str, Type[_PointEnv]], qpos: np.ndarray, qvel: np.ndarray, layout,
-                   policy: Callable[[np.ndarray], np.ndarray], horizon: int) -> np.ndarray:
-    """Run ``policy`` (a batch of observations -> a batch of actions) from each state for
-    ``horizon`` env steps in MuJoCo (one ``mujoco.rollout`` call per env step, so the policy
-    closes the loop as in the env); returns the danger distance after every step, (n, horizon)."""
-    env_cls = _task(env)[0]
-    model = point_model(env_cls.arena_half_width)
-    data = mujoco.MjData(model)
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    qpos_at = mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_TIME)
-    qvel_at = qpos_at + model.nq
-    state = np.zeros((len(qpos), mujoco.mj_stateSize(model, spec)))
-    state[:, qpos_at:qvel_at], state[:, qvel_at:qvel_at + model.nv] = qpos, qvel
-    distances = np.empty((len(qpos), horizon))
-    for t in range(horizon):
-        obs = env_cls._batch_observation(state[:, qpos_at:qvel_at], state[:, qvel_at:qvel_at + model.nv], layout)
-        action = np.clip(np.asarray(policy(obs), float).reshape(len(qpos), 2), -1.0, 1.0)
-        control = np.repeat(action[:, None, :], N_SUBSTEPS, axis=1)
-        state = rollout.rollout(model, data, state, control)[0][:, -1]
-        distances[:, t] = env_cls._danger_distance(state[:, qpos_at:qvel_at], layout)
-    return distances
-
-
-def verify_region(env: Union[str, Type[_PointEnv]], n_states: int = 2000, horizon: int = VERIFY_HORIZON,
-                  seed: int = 0, distance: Optional[Tuple[float, float]] = None,
-                  policy: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> dict:
-    """Check that the guide alone keeps the robot out of the catastrophe from the region's edge.
-
-    ``n_states`` start states are drawn (from ``seed``) with the danger distance — to the
-    nearer wall, or the nearest obstacle's clearance — in ``distance`` (default: the verified
-    layer [threshold - VERIFIED_DEPTH, threshold]), half of them moving straight at the danger
-    at the measured top speed, the rest slower and up to 90° off, any heading, turn rates up
-    to the measured top rate. ``policy`` (default: the task's guide policy) then acts alone
-    for ``horizon`` steps. Returns the counts, the closest approach, and the speeds used.
-    """
-    env_cls, guide_policy, threshold = _task(env)
-    lo, hi = distance if distance is not None else (threshold - VERIFIED_DEPTH, threshold)
-    speed, turn_rate = measure_top_speeds()
-    rng = np.random.default_rng(seed)
-    qpos, qvel, layout = env_cls._region_states(rng, n_states, (lo, hi), speed, turn_rate)
-    distances = simulate_batch(env_cls, qpos, qvel, layout, policy or guide_policy, horizon)
-    failed = np.any(distances < 0.0, axis=1)
-    return {
-        "states": int(n_states), "failures": int(failed.sum()), "horizon": int(horizon),
-        "distance": (float(lo), float(hi)), "closest": float(distances.min()),
-        "max_speed": speed, "max_turn_rate": turn_rate,
-    }

@@ -39,8 +39,6 @@ def train(
     the built-in task's own guide), ``module:attr`` or a checkpoint path.
     ``on_evaluation(row, run)`` is called after each evaluation.
     """
-    if isinstance(guide, str):
-        config, guide = dict(config, guide=guide), None
     settings = Config.from_dict(dict(
         config, env=env_id_of(env), algo=algo, guidance=guidance, steps=steps, seed=seed, out=out,
     ))

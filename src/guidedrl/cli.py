@@ -391,23 +391,11 @@ def _guide(args: GuideArgs) -> int:
 def _train(config: Config, words: Sequence[str] = ()) -> int:
     from rich.console import Console
 
-    from guidedrl.envs import task_of
-    from guidedrl.errors import EnvError
     from guidedrl.training.loop import train
-    from guidedrl.training.state import default_out
 
     console = Console()
-    typed = {word.split("=")[0] for word in words}
-    if config.resume is None and not typed & {"--guidance", "--guide"}:
-        try:
-            task_of(config.env)
-        except EnvError:  # the default, PAG with the task's own guide, does not exist here
-            console.print(f"{config.env} has no default guide: training {config.algo} alone (--guidance none); "
-                          "--guide NAME|module:attr|PATH gives it one", soft_wrap=True)
-            config = config.replace(guidance="none")
-    if config.out is None and config.resume is None:
-        config = config.replace(out=default_out(config))
-    run = train(config)
+    typed = {word.split("=")[0].lstrip("-").replace("-", "_") for word in words if word.startswith("--")}
+    run = train(config, chosen=typed, default_out=True, say=lambda note: console.print(note, soft_wrap=True))
     last = run.history[-1] if run.history else None
     console.print(f"[bold]run directory[/]: {run.directory}")
     offline_end = next((row for row in reversed(run.history) if row["phase"] == "offline"), None)

@@ -2,8 +2,8 @@
 
 :func:`train` reads top to bottom as its phases, each a module of ``guidedrl.training``:
 
-* **set up** (:mod:`.setup`): the config (or the checkpoint being resumed), the envs, the
-  guide, the run directory's lock, the agent state (fresh or restored), the dataset (read,
+* **set up** (:mod:`.setup`): the run resolved (:mod:`.resolve`: the config or the checkpoint
+  being resumed, the envs, the guide — every rewrite of a config in one place), the run directory's lock, the agent state (fresh or restored), the dataset (read,
   checked and given the guide's fields, :func:`load_dataset`), the current episode and the
   run's files;
 * **the offline phase** (:mod:`.offline`), with a ``dataset`` and ``offline_steps``:
@@ -38,7 +38,7 @@ actions, which puts a deterministic env back in the state it was in.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Collection, Dict, Optional, Union
 
 import gymnasium as gym
 
@@ -59,20 +59,27 @@ def train(
     env: Union[str, gym.Env, None] = None,
     eval_env: Union[str, gym.Env, None] = None,
     on_evaluation: Optional[Callable[[Dict[str, Any], Run], None]] = None,
+    *,
+    chosen: Optional[Collection[str]] = None,
+    default_out: bool = False,
+    say: Optional[Callable[[str], None]] = None,
 ) -> Run:
     """Train an agent as ``config`` says and return it as a :class:`Run`.
 
-    ``env`` overrides ``config.env`` with an id or an ``Env`` instance; ``eval_env`` is
-    the env evaluations run on (default: a fresh copy of ``env``). With ``config.out``
-    None, nothing is written to disk. Every check on the inputs runs before anything is
-    written. ``on_evaluation(row, run)``, if given, is called after each evaluation with the
-    logged row and the run at that step (e.g. to keep a snapshot of the policy).
+    ``guide`` is a :class:`~guidedrl.Guide` or a name as ``--guide`` takes; ``env`` overrides
+    ``config.env`` with an id, an ``Env`` instance or a factory; ``eval_env`` is the env
+    evaluations run on (default: from ``env``). With ``config.out`` None, nothing is written to
+    disk. ``chosen``, ``default_out`` and ``say`` are the CLI's part of the request
+    (:func:`~guidedrl.training.resolve.resolve`, the one place a run's config is rewritten).
+    Every check on the inputs runs before anything is written. ``on_evaluation(row, run)``, if
+    given, is called after each evaluation with the logged row and the run at that step (e.g. to
+    keep a snapshot of the policy).
 
     Raises :class:`~guidedrl.errors.TrainingFailed` (after checkpointing the last consistent
     state) when the guide, the env or the update fails, :class:`~guidedrl.errors.WriteError`
     when a file cannot be written, and :class:`TrainingInterrupted` on Ctrl-C / SIGTERM.
     """
-    loop = setup(config, guide, env, eval_env, on_evaluation)
+    loop = setup(config, guide, env, eval_env, on_evaluation, chosen=chosen, default_out=default_out, say=say)
     config = loop.config
     bar = _progress_bar(config) if config.progress else None
     try:

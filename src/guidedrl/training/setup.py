@@ -1,14 +1,13 @@
-"""The set-up phase: the config (or the checkpoint resumed), the envs, the guide, the run
-directory's lock, the agent state, the dataset, the current episode and the run's files — every
-check before anything is written."""
+"""The set-up phase: the run resolved (:mod:`.resolve`: the config or the checkpoint resumed, the
+envs, the guide), the run directory's lock, the agent state, the dataset, the current episode and
+the run's files — every check before anything is written."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple
 
 import gymnasium as gym
 import jax
@@ -16,14 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from guidedrl import agent
-from guidedrl.config import DEFAULT_GUIDE, Config
-from guidedrl.envs import action_bounds, check_env_id, env_id_of, is_factory, make_env
+from guidedrl.config import Config
+from guidedrl.envs import action_bounds
 from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLError
-from guidedrl.guidance import get_strategy
 from guidedrl.guides.base import GuideError, run_alone
-from guidedrl.names import resolve_guide
 from guidedrl.replay import ReplayBuffer
-from guidedrl.training import checkpoint
+from guidedrl import checkpoint
 from guidedrl.training.evaluate import EVAL_SEED_OFFSET, guide_fields
 from guidedrl.training.flat import Packing, pack
 from guidedrl.training.lock import RunLock
@@ -32,33 +29,18 @@ from guidedrl.training.run import Run, state_template
 
 from guidedrl.training.failures import writing
 from guidedrl.training.jitted import OFFLINE_KEY, PRNG_IMPL, init_agent
+from guidedrl.training.resolve import EnvSource, resolve
 from guidedrl.training.state import BASE_COLUMNS, Loop, Progress, describe, episode_seed, finite_obs
 
 
-def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: Union[str, gym.Env, None],
-          on_evaluation: Optional[Callable] = None) -> Loop:
-    """Every check, the lock, the agent state, the current episode and the run's files, in that
-    order: nothing is written before the checks pass, and nothing is left behind if set-up fails."""
-    config, resume_meta = resolve_config(config)
-    strategy = get_strategy(config.guidance)
-    if not strategy.uses_guide and config.guide == DEFAULT_GUIDE:
-        config = config.replace(guide=None)  # the implicit default guide means nothing without guidance
-    if env is None and resume_meta is not None:  # the env id came from the checkpoint's files
-        check_env_id(config.env, config.trust_code, os.path.join(resume_meta["directory"], checkpoint.META))
-    source = env if env is not None else config.env
-    modes = 2 if strategy.uses_guide else 1  # the deployed policy, and the actor alone beside it
-    train_env, eval_envs = build_envs(source, eval_env, modes * config.eval_episodes)
-    if env is not None:  # an instance or a factory: the id of the env it made
-        config = config.replace(env=env_id_of(train_env.unwrapped if is_factory(env) else env))
-    if config.confidence == "risk" and not reports_catastrophes(eval_envs[0], config.seed):
-        import warnings
-
-        warnings.warn(f"the env {config.env!r} reports no info['catastrophe'] or info['cost']: the risk "
-                      "confidence has nothing to learn its risk from and runs as q-gap", RuntimeWarning)
-        config = config.replace(confidence="q-gap")
-    if guide is not None and config.guide is not None:
-        config = config.replace(guide=None)  # a guide object from Python: nothing a file can name
-    guide = bind_guide(config, strategy, guide, train_env, resume_meta)
+def setup(config: Config, guide: Any, env: EnvSource, eval_env: EnvSource,
+          on_evaluation: Optional[Callable] = None, **request: Any) -> Loop:
+    """The run resolved (:func:`~guidedrl.training.resolve.resolve`, given ``request``'s
+    ``chosen``, ``default_out`` and ``say``), then the lock, the agent state, the current episode
+    and the run's files, in that order: nothing is written before the checks pass, and nothing
+    is left behind if set-up fails."""
+    run = resolve(config, guide, env, eval_env, **request)
+    config, resume_meta = run.config, run.resume_meta
     out = Path(config.out).resolve() if config.out is not None else None
     lock = None
     if out is not None:
@@ -67,7 +49,7 @@ def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: 
     try:
         if out is not None:
             check_out_dir(out, resuming=resume_meta is not None)  # a run may have ended there meanwhile
-        loop = restore_or_init(config, strategy, guide, train_env, eval_envs, resume_meta, out, lock)
+        loop = restore_or_init(config, run.strategy, run.guide, run.train_env, run.eval_envs, resume_meta, out, lock)
         if config.dataset is not None and resume_meta is None:  # a resumed buffer holds it already
             load_dataset(loop)
         loop.on_evaluation = on_evaluation
@@ -80,70 +62,6 @@ def setup(config: Config, guide: Any, env: Union[str, gym.Env, None], eval_env: 
     if loop.progress.step == 0 and resume_meta is None:
         loop.progress.evaluation_pending = True  # the step-0 row
     return loop
-
-
-def resolve_config(config: Config) -> Tuple[Config, Optional[dict]]:
-    """The config to run: ``config`` itself, or the resumed run's saved one (with this call's
-    ``progress``, ``debug`` and ``trust_code``, and the guide if it is named again)."""
-    if config.resume is None:
-        return config, None
-    meta = checkpoint.read_meta(config.resume)
-    if meta.get("kind") != "training":
-        raise CheckpointError(
-            f"checkpoint {meta['directory']!r} is a policy checkpoint; resuming needs a run's training checkpoint"
-        )
-    saved = Config.from_dict(meta["config"])
-    named = config.guide if config.guide not in (None, DEFAULT_GUIDE) else None
-    resumed = saved.replace(resume=config.resume, out=str(Path(meta["directory"]).parent),
-                            progress=config.progress, debug=config.debug, trust_code=config.trust_code,
-                            **({"guide": named} if named is not None else {}))
-    meta["guide_named_again"] = named is not None
-    return resumed, meta
-
-
-def build_envs(source: Union[str, gym.Env], eval_source: Union[str, gym.Env, None],
-               episodes: int) -> Tuple[gym.Env, List[gym.Env]]:
-    """The training env and one evaluation env per evaluation episode (run side by side)."""
-    train_env = make_env(source)
-    eval_source = eval_source if eval_source is not None else source
-    return train_env, [make_env(eval_source, copy_instance=True) for _ in range(episodes)]
-
-
-def reports_catastrophes(env: gym.Env, seed: int) -> bool:
-    """Whether ``env`` (an evaluation env: every evaluation resets it with its own seed) puts a
-    catastrophe flag or a cost in its infos, read from a reset and one step of the middle action."""
-    try:
-        _, info = env.reset(seed=seed + EVAL_SEED_OFFSET)
-        if isinstance(info, dict) and ("catastrophe" in info or "cost" in info):
-            return True
-        *_, info = env.step(np.zeros(env.action_space.shape, env.action_space.dtype))
-    except Exception as error:
-        raise EnvError(f"the env {env_id_of(env)!r} failed at a reset and one step before training (to read "
-                       f"whether it reports catastrophes): {describe(error)}") from error
-    return isinstance(info, dict) and ("catastrophe" in info or "cost" in info)
-
-
-def bind_guide(config: Config, strategy: Any, guide: Any, train_env: gym.Env, resume_meta: Optional[dict]):
-    """The run's guide (given, or resolved from ``config.guide``), bound to the env's sizes and seeded."""
-    obs_dim = int(np.prod(train_env.observation_space.shape))
-    action_dim = int(np.prod(train_env.action_space.shape))
-    if guide is not None:
-        guide = resolve_guide(guide, config.env, region=config.guide_region)
-    elif config.guide is not None:
-        from_file = resume_meta is not None and not resume_meta.get("guide_named_again")
-        guide = resolve_guide(config.guide, config.env, region=config.guide_region,
-                              trust_code=not from_file or config.trust_code,
-                              source=os.path.join(resume_meta["directory"], checkpoint.META) if from_file else None)
-    if strategy.uses_guide and guide is None:
-        raise ConfigError(
-            f"guidance {config.guidance!r} needs a guide: pass --guide (CLI) or guide= (Python)"
-            + ("; this run's guide was given from Python, so resume it from Python with guide="
-               if resume_meta is not None else "")
-        )
-    if guide is not None:
-        guide.bind(obs_dim, action_dim, config.env)
-        guide.seed(int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]))
-    return guide
 
 
 def restore_or_init(config: Config, strategy: Any, guide: Any, train_env: gym.Env, eval_envs: List[gym.Env],

@@ -1,4 +1,4 @@
-"""The checkpoint format, and reading it: what reading a trained policy needs, nothing of ``training/``.
+"""Checkpoints, in one place: the format, writing one, and reading one back.
 
 Never pickle: loading a checkpoint never runs code. A checkpoint is a directory::
 
@@ -6,16 +6,20 @@ Never pickle: loading a checkpoint never runs code. A checkpoint is a directory:
     agent.msgpack    the AgentState pytree (flax.serialization)
     replay.msgpack   training checkpoints only: the filled replay buffer
 
-``guidedrl.training.checkpoint`` writes it (to a temporary directory renamed into place; a
-process killed between moving the previous checkpoint aside, ``checkpoint.old``, and renaming
-the new one into place leaves only ``checkpoint.old``, which :func:`find_checkpoint` reads
-instead) and reads the replay buffer of a training checkpoint back.
+:func:`save_checkpoint` writes it to a temporary directory renamed into place, so an
+interrupted write leaves the previous checkpoint intact: a process killed between moving the
+previous checkpoint aside (``checkpoint.old``) and renaming the new one into place leaves only
+``checkpoint.old``, which :func:`find_checkpoint` reads instead. :func:`read_meta` and
+:func:`load_agent_state` read what a trained policy needs (:func:`guidedrl.policy.read_policy`),
+:func:`load_replay_state` what resuming a training run needs besides. Nothing here imports
+``training/``: reading a policy needs none of it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -115,3 +119,70 @@ def load_agent_state(meta: dict, template: Any) -> Any:
     return jax.tree_util.tree_map(
         lambda leaf, want: np.asarray(leaf, dtype=want.dtype), restored, template
     )
+
+
+def save_checkpoint(
+    directory: os.PathLike,
+    meta: dict,
+    agent_state: Any,
+    replay_state: Optional[dict] = None,
+) -> Path:
+    """Write a checkpoint to ``directory`` atomically; returns its path.
+
+    A write that fails (a full disk, say) raises :class:`OSError` with the path of the file it
+    could not write as ``filename``, leaves the previous checkpoint in place and no temporary
+    directory behind."""
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + f".tmp-{os.getpid()}")
+    meta = {"format_version": FORMAT_VERSION, **meta,
+            "kind": "training" if replay_state is not None else "policy"}
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        write_file(tmp / AGENT, serialization.to_bytes(jax.device_get(agent_state)))
+        if replay_state is not None:
+            write_file(tmp / REPLAY, serialization.msgpack_serialize(replay_state))
+        write_file(tmp / META, json.dumps(meta, indent=2).encode())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = aside(directory)
+    if directory.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        directory.rename(old)
+    tmp.rename(directory)
+    if old.exists():
+        shutil.rmtree(old)
+    return directory
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``; an :class:`OSError` names ``path`` (a failed ``write`` alone
+    would not)."""
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
+
+
+def load_replay_state(meta: dict) -> dict:
+    """The replay buffer's state dict stored beside ``meta`` (training checkpoints only)."""
+    directory = Path(meta["directory"])
+    if meta.get("kind") != "training":
+        raise CheckpointError(
+            f"checkpoint {str(directory)!r} is a policy checkpoint; resuming needs a training checkpoint"
+        )
+    try:
+        state = serialization.msgpack_restore((directory / REPLAY).read_bytes())
+        if not {"capacity", "position", "size", "data"} <= set(state):
+            raise ValueError("missing fields")
+    except Exception as error:
+        raise CheckpointError(
+            f"corrupt checkpoint {str(directory)!r}: {REPLAY} could not be decoded ({type(error).__name__}: {error})"
+        ) from None
+    return state

@@ -10,7 +10,7 @@ from guidedrl import guides, names
 from guidedrl.errors import ConfigError
 from guidedrl.guides import Guide, GuideError
 from guidedrl.guides.pendulum import pendulum_lqr, verify_region
-from guidedrl.training import checkpoint
+from guidedrl import checkpoint
 from tests.conftest import SMALL
 
 

@@ -14,7 +14,7 @@ import guidedrl
 from guidedrl.errors import ConfigError, DatasetError
 from guidedrl.offline import collect, from_run, load_transitions
 from guidedrl.offline.collect import episode_seed
-from guidedrl.training import checkpoint
+from guidedrl import checkpoint
 from tests.offline.conftest import DictObsEnv
 
 FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")

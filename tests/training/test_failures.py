@@ -17,7 +17,8 @@ import pytest
 import guidedrl
 from guidedrl import guides
 from guidedrl.errors import RunLockedError, TrainingFailed, WriteError
-from guidedrl.training import checkpoint, loop
+from guidedrl import checkpoint
+from guidedrl.training import loop
 from guidedrl.training.lock import LOCK, RunLock, owner_of
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 from tests.conftest import SMALL

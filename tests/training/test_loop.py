@@ -18,7 +18,8 @@ import jax
 from guidedrl import agent
 from guidedrl.config import Config
 from guidedrl.errors import CheckpointError
-from guidedrl.training import checkpoint, loop
+from guidedrl import checkpoint
+from guidedrl.training import loop
 from guidedrl.training import jitted as phases
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 from tests.conftest import SMALL
@@ -186,7 +187,7 @@ def test_pendulum_reaches_minus_250_in_20k_steps(algo):
 
 
 def test_catastrophes_are_counted_from_info(tmp_path):
-    from guidedrl.training import checkpoint
+    from guidedrl import checkpoint
     from tests.conftest import WallEnv
 
     run = guidedrl.train(WallEnv(), steps=300, seed=0, hidden_sizes=(16, 16), batch_size=32,

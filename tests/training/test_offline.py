@@ -17,7 +17,7 @@ from guidedrl import checkpoint
 from guidedrl.errors import CheckpointError, ConfigError
 from guidedrl.training import jitted
 from guidedrl.training import offline as offline_phase
-from guidedrl.training.checkpoint import load_replay_state
+from guidedrl.checkpoint import load_replay_state
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 
 DATASET = "test/pendulum-noisy-v0"

@@ -12,7 +12,7 @@ import pytest
 import guidedrl
 from guidedrl import guides
 from guidedrl.errors import TrainingFailed
-from guidedrl.training import checkpoint
+from guidedrl import checkpoint
 from guidedrl.training.logging import TIMING_COLUMNS, read_metrics
 from tests.conftest import SMALL
 

@@ -200,7 +200,7 @@ def _run_command(args: List[str], store: Path, say: Callable[[str], None]) -> st
 
 def _train(recipe: Recipe, runs: Path, store: Path, run_steps: Optional[int], say) -> None:
     """The recipe's training run: skipped when finished, resumed when interrupted."""
-    from guidedrl.training.checkpoint import find_checkpoint
+    from guidedrl.checkpoint import find_checkpoint
 
     run_dir = recipe.run_dir(runs)
     if (run_dir / DONE).exists():

@@ -141,7 +141,7 @@ def train_trial(params: Dict) -> None:
     from ray import tune
 
     from guidedrl.config import Config
-    from guidedrl.training.checkpoint import find_checkpoint
+    from guidedrl.checkpoint import find_checkpoint
     from guidedrl.training.loop import train
     from guidedrl.training.threads import one_worker_thread
 

@@ -39,7 +39,7 @@ from guidedrl.offline.datasets import (
     normalize_actions,
     parse_id,
 )
-from guidedrl.training import checkpoint
+from guidedrl import checkpoint
 from guidedrl.version import __version__
 
 POLICY_KINDS = "guide, random, a run directory or checkpoint path, or module:attr"

@@ -1,7 +1,6 @@
 """Deterministic evaluation of the deployed policy and of the guide-free actor (docs/DESIGN.md, decision 6).
 
-The act function itself (``deployed_actions``, ``guide_fields``) lives in :mod:`guidedrl.policy`
-and is re-exported here."""
+The act function itself (``mixed_actions``, ``guide_fields``) lives in :mod:`guidedrl.policy`."""
 
 from __future__ import annotations
 
@@ -13,8 +12,8 @@ import jax
 import numpy as np
 
 from guidedrl import agent
+from guidedrl.policy import guide_fields, mixed_actions
 from guidedrl.types import EpisodeClock
-from guidedrl.policy import deployed_action, deployed_actions, guide_fields, mixed_actions  # noqa: F401  (re-exported)
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share reset seeds with training ones
 

@@ -11,10 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable, Tuple
 
-
+from guidedrl import checkpoint
 from guidedrl.errors import GuidedRLError, TrainingFailed, WriteError
-from guidedrl.training import checkpoint
-
 from guidedrl.training.state import Loop, StepFailed, TrainingInterrupted, describe, flush_pending
 
 

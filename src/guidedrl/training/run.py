@@ -10,14 +10,13 @@ from typing import Any, List, Optional, Union
 import gymnasium as gym
 import numpy as np
 
-from guidedrl import agent
+from guidedrl import agent, checkpoint
 from guidedrl.config import Config
 from guidedrl.envs import check_env_id, make_env
 from guidedrl.errors import GuidedRLError
 from guidedrl.guidance import get_strategy
 from guidedrl.names import resolve_guide
-from guidedrl.policy import act_normalized, read_policy, state_template  # noqa: F401  (state_template: re-exported)
-from guidedrl.training import checkpoint
+from guidedrl.policy import act_normalized, read_policy
 from guidedrl.training.evaluate import evaluate_policy
 from guidedrl.training.logging import read_metrics
 from guidedrl.version import __version__

@@ -21,11 +21,12 @@ from guidedrl.errors import CheckpointError, ConfigError, EnvError, GuidedRLErro
 from guidedrl.guides.base import GuideError, run_alone
 from guidedrl.replay import ReplayBuffer
 from guidedrl import checkpoint
-from guidedrl.training.evaluate import EVAL_SEED_OFFSET, guide_fields
+from guidedrl.policy import guide_fields, state_template
+from guidedrl.training.evaluate import EVAL_SEED_OFFSET
 from guidedrl.training.flat import Packing, pack
 from guidedrl.training.lock import RunLock
 from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, write_config
-from guidedrl.training.run import Run, state_template
+from guidedrl.training.run import Run
 
 from guidedrl.training.failures import writing
 from guidedrl.training.jitted import OFFLINE_KEY, PRNG_IMPL, init_agent

@@ -9,8 +9,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from guidedrl.training.evaluate import guide_fields
-
+from guidedrl.policy import guide_fields
 from guidedrl.training.jitted import behave, learn_and_behave, split_outputs, step_inputs
 from guidedrl.training.state import BadInfo, Loop, NonFinite, Outcome, StepFailed, episode_seed, finite_obs
 

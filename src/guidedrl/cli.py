@@ -199,7 +199,7 @@ def _dataset(args: object, command: str) -> int:
     from rich.console import Console
 
     from guidedrl.offline import collect, dataset_info, from_run, list_datasets
-    from guidedrl.offline.datasets import store_path
+    from guidedrl.offline.store import store_path
 
     console = Console()
     if isinstance(args, DatasetCollectArgs):

@@ -1,15 +1,8 @@
-"""Writing Minari datasets: a policy's rollouts (:func:`collect`) and a training run's replay
-buffer (:func:`from_run`).
+"""A policy's rollouts as a Minari dataset (:func:`collect`): a built-in or named guide, a
+random policy, a trained run, or a user's own ``policy(obs) -> action``.
 
-A dataset records what the env saw: its own observations (a Dict observation stays a Dict) and
-the actions executed, in the env's own units, so that any Minari reader sees the env's real
-spaces; guidedrl's reader (:func:`guidedrl.offline.datasets.load_transitions`) flattens and
-normalises them again. The env spec is recorded (built-in tasks in the ``guidedrl/`` namespace,
-which ``import guidedrl.envs`` registers), with Minari's provenance fields and, under extra
-metadata keys Minari keeps, the command that made the dataset and the guidedrl version.
-
-Datasets are written with Minari's ``create_dataset_from_buffers``, once every episode has
-been collected: an interrupted collection leaves no dataset behind.
+What a dataset records and how it is written (the env's own spaces and units, its spec, the
+command that made it; nothing left behind when interrupted) is :mod:`guidedrl.offline.write`.
 """
 
 from __future__ import annotations
@@ -18,28 +11,19 @@ import dataclasses
 import importlib
 import inspect
 import os
-import shutil
-import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Union
 
 import gymnasium as gym
 import numpy as np
 
 from guidedrl.config import DEFAULT_GUIDE
-from guidedrl.envs import action_bounds, check_env_id, make_env, stored_alone, task_of
-from guidedrl.errors import CheckpointError, ConfigError, DatasetError, EnvError, GuidedRLError
+from guidedrl.envs import action_bounds, make_env, stored_alone, task_of
+from guidedrl.errors import ConfigError, DatasetError, EnvError, GuidedRLError
 from guidedrl.names import resolve_guide
-from guidedrl.offline.datasets import (
-    COMMAND_KEY,
-    GUIDE_RETURN_KEY,
-    VERSION_KEY,
-    denormalize_actions,
-    import_minari,
-    normalize_actions,
-    parse_id,
-)
-from guidedrl import checkpoint
+from guidedrl.offline.datasets import denormalize_actions, normalize_actions
+from guidedrl.offline.store import COMMAND_KEY, GUIDE_RETURN_KEY, VERSION_KEY, import_minari
+from guidedrl.offline.write import below_guidedrl_wrappers, check_new_id, stack_rows, write_dataset
 from guidedrl.version import __version__
 
 POLICY_KINDS = "guide, random, a run directory or checkpoint path, or module:attr"
@@ -52,26 +36,6 @@ def episode_seed(seed: int, episode: int) -> int:
     """The reset seed of episode ``episode`` of a collection seeded ``seed``: the derivation of
     the training loop's ``episode_seed`` (not imported from it: the loop imports this package)."""
     return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
-
-
-def check_new_id(dataset_id: str) -> Path:
-    """The store directory a new dataset ``dataset_id`` will be written to; refuses an id that
-    is not ``NAMESPACE/NAME-vN`` or that the local store already holds."""
-    namespace, _, version = parse_id(dataset_id)
-    if namespace is None or version is None:
-        raise DatasetError(
-            f"dataset id {dataset_id!r} needs a namespace and a version: NAMESPACE/NAME-vN, e.g. "
-            f"guidedrl/{dataset_id.split('/')[-1].rsplit('-v', 1)[0] or 'name'}-v0"
-        )
-    from minari.storage.datasets_root_dir import get_dataset_path
-
-    path = Path(get_dataset_path(dataset_id))
-    if path.exists():
-        raise DatasetError(
-            f"dataset {dataset_id!r} already exists at {str(path)!r}; choose another name or version "
-            f"(-v{version + 1}), or delete it with `minari delete {dataset_id}`"
-        )
-    return path
 
 
 # -- policies ---------------------------------------------------------------------------------
@@ -230,7 +194,7 @@ def collect(
     path = check_new_id(dataset_id)
 
     made = make_env(env_id)
-    raw = _below_guidedrl_wrappers(made)
+    raw = below_guidedrl_wrappers(made)
     low, high = (np.asarray(bound, np.float64) for bound in action_bounds(made))
     obs_dim = int(gym.spaces.flatdim(made.observation_space))
     rng = np.random.default_rng(np.random.SeedSequence([seed, _NOISE_STREAM]))
@@ -255,7 +219,7 @@ def collect(
     env_spec = raw.spec
     if env_spec is not None and max_episode_steps is not None:  # the env the episodes came from
         env_spec = dataclasses.replace(env_spec, max_episode_steps=max_episode_steps)
-    _write(minari, dataset_id, path, buffers, raw, env_spec, name, description, extra, author, author_email,
+    write_dataset(minari, dataset_id, path, buffers, raw, env_spec, name, description, extra, author, author_email,
            code_permalink)
     return path
 
@@ -315,7 +279,7 @@ def _rollout(raw: gym.Env, env_id: str, behaviour: _Behaviour, episode: int, see
             break
     # the catastrophe labels the risk confidence learns from, where the env reports them at every step
     infos = {"catastrophe": np.asarray(catastrophes, bool)} if None not in catastrophes[1:] else None
-    return EpisodeBuffer(id=episode, seed=reset_seed, observations=_stack(observations), actions=np.stack(actions),
+    return EpisodeBuffer(id=episode, seed=reset_seed, observations=stack_rows(observations), actions=np.stack(actions),
                          rewards=rewards, terminations=terminations, truncations=truncations, infos=infos)
 
 
@@ -330,198 +294,12 @@ def _env_call(call: Callable[[], Any], env_id: str, episode: int, when: str) -> 
                        f"{' '.join(str(error).split())}") from error
 
 
-# -- a run's replay buffer --------------------------------------------------------------------
-
-
-def from_run(
-    run_dir: Union[str, os.PathLike],
-    dataset_id: str,
-    command: Optional[str] = None,
-    *,
-    author: Optional[str] = None,
-    author_email: Optional[str] = None,
-    code_permalink: Optional[str] = None,
-    trust_code: bool = False,
-) -> Path:
-    """Export the replay buffer of a training run (its ``checkpoint/``) as the Minari dataset
-    ``dataset_id``; returns its directory.
-
-    The stored rows are written in time order (once the ring buffer has wrapped, the oldest row
-    is at its ``position``), actions converted from [-1, 1] to the env's units with the run's
-    bounds, split into episodes where a row is terminated or truncated (and where a row's s' is
-    not the next row's s, which the loop never writes). The first episode, when the wrap cut
-    its start, and the last, unfinished one are exported as they are, the last marked truncated
-    at its last step. A preloaded dataset kept beside the ring buffer is not exported. The env
-    the run names is made for its spaces and spec; one that would import a module
-    (``module:EnvName``) needs ``trust_code``."""
-    minari = import_minari()
-    if command is None:
-        command = f"guidedrl.offline.from_run({str(run_dir)!r}, {dataset_id!r})"
-    meta = checkpoint.read_meta(run_dir)
-    state = checkpoint.load_replay_state(meta)
-    path = check_new_id(dataset_id)
-    config = meta.get("config") or {}
-    try:
-        low = np.asarray(meta["action_low"], np.float64)
-        high = np.asarray(meta["action_high"], np.float64)
-        env_id = str(config["env"])
-        capacity, position, size = int(state["capacity"]), int(state["position"]), int(state["size"])
-        data = {name: np.asarray(state["data"][name], np.float32) for name in
-                ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(
-            f"corrupt checkpoint {meta['directory']!r}: {type(error).__name__}: {error}"
-        ) from None
-    if size == 0:
-        raise DatasetError(f"the replay buffer of {str(run_dir)!r} is empty: nothing to export")
-    order = (position + np.arange(size)) % capacity if size == capacity else np.arange(size)
-    rows = {name: array[order] for name, array in data.items()}
-
-    raw = _env_for_export(env_id, meta, trust_code)
-    try:
-        buffers = _replay_episodes(rows, raw, low, high, str(run_dir), env_id)
-    finally:
-        raw.close()
-
-    algo, guidance = config.get("algo", "?"), config.get("guidance", "?")
-    guide_name = meta.get("guide") or config.get("guide")
-    name = f"guidedrl {algo}/{guidance} replay buffer" + (f" (guide {guide_name})" if guidance != "none" else "")
-    step = meta.get("step")
-    description = (f"The replay buffer of the guidedrl {__version__} run {os.path.abspath(str(run_dir))} "
-                   f"({algo}/{guidance} on {env_id}, seed {config.get('seed')}"
-                   + (f", saved at step {step}" if step is not None else "")
-                   + f"): {size} transitions in time order, in {len(buffers)} episodes; actions in the env's units. "
-                   f"Command: {command}")
-    extra = {COMMAND_KEY: command, VERSION_KEY: __version__}
-    _write(minari, dataset_id, path, buffers, raw, raw.spec, name, description, extra, author, author_email,
-           code_permalink)
-    return path
-
-
-def _replay_episodes(rows: Dict[str, np.ndarray], raw: gym.Env, low: np.ndarray, high: np.ndarray, run_dir: str,
-                     env_id: str) -> list:
-    """Time-ordered replay rows as Minari ``EpisodeBuffer`` s, in the env's own spaces and units."""
-    from minari.data_collector import EpisodeBuffer
-
-    obs_space, action_space = raw.observation_space, raw.action_space
-    if gym.spaces.flatdim(obs_space) != rows["obs"].shape[1]:
-        raise DatasetError(
-            f"the replay buffer of {run_dir!r} holds observations of shape ({rows['obs'].shape[1]},); the env "
-            f"{env_id!r} has {obs_space}"
-        )
-    if action_space.shape != low.shape:
-        raise DatasetError(
-            f"the replay buffer of {run_dir!r} holds actions of shape {low.shape}; the env {env_id!r} has {action_space}"
-        )
-    actions = denormalize_actions(rows["action"], low, high).astype(action_space.dtype)
-    actions = np.clip(actions, action_space.low, action_space.high)
-    buffers = []
-    for episode, (start, stop) in enumerate(_episode_bounds(rows)):
-        observations = np.concatenate([rows["obs"][start:stop], rows["next_obs"][stop - 1:stop]])
-        terminations = rows["terminated"][start:stop] > 0.5
-        truncations = rows["truncated"][start:stop] > 0.5
-        if not (terminations[-1] or truncations[-1]):
-            truncations[-1] = True  # the unfinished last episode (or one cut where s' is not the next s)
-        cost = rows["cost"][start:stop] if "cost" in rows else np.full(stop - start, -1.0)
-        known = bool(np.all(cost >= 0.0))  # the run's catastrophe labels, where its env reported them
-        buffers.append(EpisodeBuffer(
-            id=episode, observations=_unflatten_rows(obs_space, observations), actions=actions[start:stop],
-            rewards=rows["reward"][start:stop].astype(np.float64).tolist(),
-            terminations=terminations.tolist(), truncations=truncations.tolist(),
-            infos={"catastrophe": np.concatenate([[False], cost >= 1.0])} if known else None))
-    return buffers
-
-
-def _episode_bounds(rows: Dict[str, np.ndarray]) -> List[Tuple[int, int]]:
-    """(start, stop) of each episode in time-ordered rows: a row ends one when it is terminated
-    or truncated, or when its s' is not the next row's s."""
-    count = len(rows["reward"])
-    ends = (rows["terminated"] > 0.5) | (rows["truncated"] > 0.5)
-    ends[:-1] |= np.any(rows["next_obs"][:-1] != rows["obs"][1:], axis=1)
-    ends[-1] = True
-    stops = np.flatnonzero(ends) + 1
-    starts = np.concatenate([[0], stops[:-1]])
-    assert stops[-1] == count
-    return [(int(a), int(b)) for a, b in zip(starts, stops)]
-
-
-def _env_for_export(env_id: str, meta: dict, trust_code: bool) -> gym.Env:
-    """The env a run was trained on (below guidedrl's wrappers), for its spaces and spec."""
-    check_env_id(env_id, trust_code, os.path.join(meta["directory"], checkpoint.META))
-    try:
-        return _below_guidedrl_wrappers(make_env(env_id))
-    except EnvError as error:
-        raise DatasetError(
-            f"cannot make the env {env_id!r} the run was trained on, whose spaces and spec the dataset records: {error}"
-        ) from None
-
-
-# -- writing ----------------------------------------------------------------------------------
-
-
-_NONE_WARNINGS = r"`(code_permalink|author|author_email|description|eval_env)` is set to None"
-
-
-def _write(minari: Any, dataset_id: str, path: Path, buffers: list, raw: gym.Env, env_spec: Any,
-           algorithm_name: str, description: str, extra: Dict[str, Any], author: Optional[str],
-           author_email: Optional[str], code_permalink: Optional[str]) -> None:
-    """Create the dataset from its episodes (spaces: the raw env's; env spec: ``env_spec``, or
-    none when the env has no spec), then add guidedrl's own metadata keys and the per-episode
-    statistics Minari's DataCollector writes (rewards_sum, ...); a failure removes what was
-    written."""
-    try:
-        with warnings.catch_warnings():
-            # Minari warns for each provenance field left None (which we leave None unless given)
-            warnings.filterwarnings("ignore", message=_NONE_WARNINGS, category=UserWarning)
-            dataset = minari.create_dataset_from_buffers(
-                dataset_id, buffers, env=env_spec, algorithm_name=algorithm_name, author=author,
-                author_email=author_email, code_permalink=code_permalink,
-                observation_space=raw.observation_space, action_space=raw.action_space, description=description,
-            )
-        dataset.storage.update_metadata(extra)
-        statistics = minari.EpisodeMetadataCallback()
-        dataset.storage.update_episode_metadata(dataset.storage.apply(statistics))
-    except BaseException as error:
-        shutil.rmtree(path, ignore_errors=True)
-        if isinstance(error, (GuidedRLError, KeyboardInterrupt)) or not isinstance(error, Exception):
-            raise
-        raise DatasetError(
-            f"cannot write dataset {dataset_id!r} at {str(path)!r}: {type(error).__name__}: "
-            f"{' '.join(str(error).split())}"
-        ) from error
-
-
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _below_guidedrl_wrappers(env: gym.Env) -> gym.Env:
-    """The env under the wrappers :func:`~guidedrl.envs.make_env` adds (action rescaling,
-    observation flattening): what a dataset records, in the env's own units and spaces."""
-    while isinstance(env, (gym.wrappers.RescaleAction, gym.wrappers.FlattenObservation)):
-        env = env.env
-    return env
 
 
 def _flat(space: gym.Space, obs: Any) -> np.ndarray:
     """The observation as the agent sees it (``FlattenObservation``, then float32)."""
     return np.asarray(gym.spaces.flatten(space, obs), np.float32).reshape(-1)
-
-
-def _stack(rows: List[Any]) -> Any:
-    """Per-step observations stacked along a first axis, through dicts and tuples."""
-    first = rows[0]
-    if isinstance(first, dict):
-        return {key: _stack([row[key] for row in rows]) for key in first}
-    if isinstance(first, tuple):
-        return tuple(_stack([row[i] for row in rows]) for i in range(len(first)))
-    return np.stack([np.asarray(row) for row in rows])
-
-
-def _unflatten_rows(space: gym.Space, flat: np.ndarray) -> Any:
-    """Flattened float32 observations back into the env's space (``gymnasium.spaces.unflatten``)."""
-    if isinstance(space, gym.spaces.Box):
-        return flat.reshape((flat.shape[0],) + space.shape).astype(space.dtype)
-    return _stack([gym.spaces.unflatten(space, row) for row in flat])
 
 
 def _progress(items: range, show: bool, description: str):
@@ -537,4 +315,4 @@ def _check_positive_int(value: Any, name: str) -> None:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
-__all__ = ["collect", "from_run", "episode_seed", "check_new_id"]
+__all__ = ["collect", "episode_seed"]

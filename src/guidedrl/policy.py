@@ -1,10 +1,17 @@
 """The deployed policy as a pure act function, and reading one from a checkpoint.
 
-What turns an agent state into deterministic actions (:func:`deployed_actions`), the shapes a
-checkpoint's state is restored into (:func:`state_template`) and :func:`read_policy`, which
-reads a checkpoint's ``meta.json`` and ``agent.msgpack`` into a :class:`Policy`. Nothing here
-resolves a guide or makes an env, so reading a policy imports no code a file names;
-``guidedrl.load`` (``training/run.py``) and ``guides.from_checkpoint`` build on it.
+What turns an agent state into deterministic actions (:func:`deployed_actions`,
+:func:`mixed_actions`, :func:`guide_fields`), the shapes a checkpoint's state is restored into
+(:func:`state_template`) and :func:`read_policy`, which reads a checkpoint's ``meta.json`` and
+``agent.msgpack`` (:mod:`guidedrl.checkpoint`) into a :class:`Policy`. Nothing here resolves a
+guide or makes an env, so reading a policy imports no code a file names.
+
+Two types hold a trained agent, each with its own job: :class:`Policy` is a checkpoint's
+contents, read-only and guide-less (what ``guidedrl export`` and ``guides.from_checkpoint``
+use, and what ``guidedrl.load`` starts from); :class:`guidedrl.Run` (``training/run.py``) is the
+agent a user holds — what ``guidedrl.train`` returns and ``guidedrl.load`` gives, with its guide
+bound, acting in the env's units, saved, exported and evaluated, and the training loop's live
+state while it trains.
 """
 
 from __future__ import annotations
@@ -94,7 +101,8 @@ class Policy:
     """A trained agent as a checkpoint stores it: config, state, spaces and the raw metadata.
 
     It holds no guide and no env: ``config.guide`` and ``config.env`` are only the strings the
-    file records."""
+    file records, never resolved here. For a policy with its guide, acting in the env's units,
+    use :func:`guidedrl.load` (a :class:`guidedrl.Run`)."""
 
     config: Config
     state: agent.AgentState

@@ -1,4 +1,7 @@
-"""A trained (or training) agent as users hold it: ``run.act(obs)``, ``run.save``, ``guidedrl.load``."""
+"""A trained (or training) agent as users hold it: ``run.act(obs)``, ``run.save``, ``guidedrl.load``.
+
+:class:`Run` is the agent with its guide; a checkpoint's bare contents, read without resolving
+anything a file names, are a :class:`guidedrl.policy.Policy`, which :func:`load` starts from."""
 
 from __future__ import annotations
 
@@ -23,7 +26,10 @@ from guidedrl.version import __version__
 
 
 class Run:
-    """A policy: its config, its agent state, the spaces it acts in, and (optionally) its guide.
+    """The agent a user holds: its config, its agent state, the spaces it acts in, and
+    (optionally) its guide — what :func:`guidedrl.train` returns (the loop updates it while it
+    trains) and :func:`load` gives. A checkpoint's contents alone are a
+    :class:`guidedrl.policy.Policy`.
 
     ``act`` takes a raw observation and returns an action in the environment's own
     units (the agent works in [-1, 1]; ``act`` maps back with the stored bounds).

@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.critic import critic_net, critic_q, critic_step, init_networks
+from guidedrl.backbones.critic import (apply_critic, critic_net, critic_step, init_networks,
+                                      strategy_update, update_metrics)
 from guidedrl.networks import MLP, gaussian_log_prob
 from guidedrl.types import Batch, Metrics
 
@@ -186,13 +187,11 @@ def update(
         strategy, strategy_state, target_key, env_step, next_risk,
     )
 
-    strategy_state, strategy_metrics = strategy.update(
-        config, strategy_state, batch, lambda o, a: critic_q(config, state, o, a), strategy_key, env_step,
-    )
+    strategy_state, strategy_metrics = strategy_update(config, strategy, strategy_state, batch, state, strategy_key,
+                                                       env_step)
 
     actor_updates, actor_opt_state = actor_opt.update(actor_grads, state.actor_opt_state, state.actor_params)
-    critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state)
-    critic_params = optax.apply_updates(state.critic_params, critic_updates)
+    critic_params, critic_opt_state = apply_critic(critic_opt, critic_grads, state)
     new_state = AWACState(
         actor_params=optax.apply_updates(state.actor_params, actor_updates),
         critic_params=critic_params,
@@ -201,17 +200,9 @@ def update(
         critic_opt_state=critic_opt_state,
         action_dim=state.action_dim,
     )
-    metrics = {
-        "critic_loss": critic_loss_value,
-        "actor_loss": actor_loss_value,
-        "q_mean": jnp.mean(q_new),
-        "advantage": jnp.mean(adv),
-        "weight_max": jnp.max(weights),
-        "log_std": jnp.mean(log_std),
-        "log_prob": jnp.mean(log_prob),
-        **confidence_metrics,
-        **strategy_metrics,
-    }
+    metrics = update_metrics(critic_loss_value, actor_loss_value, q_new, confidence_metrics, strategy_metrics,
+                             advantage=jnp.mean(adv), weight_max=jnp.max(weights), log_std=jnp.mean(log_std),
+                             log_prob=jnp.mean(log_prob))
     return new_state, strategy_state, metrics
 
 

@@ -1,6 +1,7 @@
 """The twin critics every backbone shares (SAC, TD3, AWAC): the network, the TD target and loss,
-one critic step with the strategy's hooks and the learned confidence, fresh parameters, and
-min_j Q_j with the current critics (docs/ALGORITHMS.md, "Backbones")."""
+one critic step with the strategy's hooks and the learned confidence, fresh parameters,
+min_j Q_j with the current critics, and the update's common tail (the strategy's step, the
+critics' optimiser step, the metrics) (docs/ALGORITHMS.md, "Backbones")."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Tuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from guidedrl import confidence
 from guidedrl.networks import TwinCritic
@@ -85,3 +87,24 @@ def init_networks(actor, config, key: jax.Array, obs_dim: int, action_dim: int) 
 def critic_q(config, state: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
     """min_j Q_j(s, a) with the current critics."""
     return jnp.min(critic_net(config).apply(state.critic_params, obs, action), axis=0)
+
+
+def strategy_update(config, strategy: "Strategy", strategy_state: Any, batch: Batch, state: Any, key: jax.Array,
+                    env_step: jax.Array) -> Tuple[Any, Metrics]:
+    """The strategy's own network step (PAG's perturbation), which sees the critics as they were
+    at the start of the backbone's update."""
+    return strategy.update(config, strategy_state, batch, lambda o, a: critic_q(config, state, o, a), key, env_step)
+
+
+def apply_critic(critic_opt, critic_grads: Any, state: Any) -> Tuple[Any, Any]:
+    """The critics after one optimiser step on ``critic_grads``, and the optimiser's new state."""
+    updates, opt_state = critic_opt.update(critic_grads, state.critic_opt_state)
+    return optax.apply_updates(state.critic_params, updates), opt_state
+
+
+def update_metrics(critic_loss: jax.Array, actor_loss: jax.Array, q: jax.Array, confidence_metrics: Metrics,
+                   strategy_metrics: Metrics, **own: jax.Array) -> Metrics:
+    """An update's metrics: the losses, the mean Q, the confidence's and the strategy's, and the
+    backbone's ``own``."""
+    return {"critic_loss": critic_loss, "actor_loss": actor_loss, "q_mean": jnp.mean(q), **own,
+            **confidence_metrics, **strategy_metrics}

@@ -20,7 +20,8 @@ from guidedrl.networks import (
     tanh_gaussian_log_prob,
     tanh_gaussian_sample,
 )
-from guidedrl.backbones.critic import critic_net, critic_q, critic_step, init_networks
+from guidedrl.backbones.critic import (apply_critic, critic_net, critic_step, init_networks,
+                                      strategy_update, update_metrics)
 from guidedrl.entropy import temperature_loss
 from guidedrl.types import Batch, Metrics
 
@@ -160,14 +161,11 @@ def update(
     )
 
     # the strategy's own network sees the critics from the start of the step
-    strategy_state, strategy_metrics = strategy.update(
-        config, strategy_state, batch, lambda o, a: critic_q(config, state, o, a), strategy_key,
-        env_step,
-    )
+    strategy_state, strategy_metrics = strategy_update(config, strategy, strategy_state, batch, state, strategy_key,
+                                                       env_step)
 
     actor_updates, actor_opt_state = actor_opt.update(actor_grads, state.actor_opt_state)
-    critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state)
-    critic_params = optax.apply_updates(state.critic_params, critic_updates)
+    critic_params, critic_opt_state = apply_critic(critic_opt, critic_grads, state)
     new_state = SACState(
         actor_params=optax.apply_updates(state.actor_params, actor_updates),
         critic_params=critic_params,
@@ -180,16 +178,8 @@ def update(
         alpha_opt_state=alpha_opt_state,
         action_dim=state.action_dim,
     )
-    metrics = {
-        "critic_loss": critic_loss_value,
-        "actor_loss": actor_loss_value,
-        "temperature_loss": alpha_loss_value,
-        "alpha": alpha,
-        "entropy": -jnp.mean(log_prob),
-        "q_mean": jnp.mean(q),
-        **confidence_metrics,
-        **strategy_metrics,
-    }
+    metrics = update_metrics(critic_loss_value, actor_loss_value, q, confidence_metrics, strategy_metrics,
+                             temperature_loss=alpha_loss_value, alpha=alpha, entropy=-jnp.mean(log_prob))
     return new_state, strategy_state, metrics
 
 

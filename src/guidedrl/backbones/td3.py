@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from guidedrl.backbones.critic import critic_net, critic_q, critic_step, init_networks
+from guidedrl.backbones.critic import (apply_critic, critic_net, critic_step, init_networks,
+                                      strategy_update, update_metrics)
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
 
@@ -123,13 +124,10 @@ def update(
         config, state.critic_params, state.target_critic_params, batch, next_action, td3_next_value,
         strategy, strategy_state, target_key, env_step, next_risk,
     )
-    critic_updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state)
-    critic_params = optax.apply_updates(state.critic_params, critic_updates)
+    critic_params, critic_opt_state = apply_critic(critic_opt, critic_grads, state)
 
-    strategy_state, strategy_metrics = strategy.update(
-        config, strategy_state, batch, lambda o, a: critic_q(config, state, o, a), strategy_key,
-        env_step,
-    )
+    strategy_state, strategy_metrics = strategy_update(config, strategy, strategy_state, batch, state, strategy_key,
+                                                       env_step)
 
     # delayed actor and targets
     def actor_objective(actor_params):
@@ -177,13 +175,7 @@ def update(
         critic_steps=critic_steps,
         action_dim=state.action_dim,
     )
-    metrics = {
-        "critic_loss": critic_loss_value,
-        "actor_loss": actor_loss_value,
-        "q_mean": jnp.mean(q),
-        **confidence_metrics,
-        **strategy_metrics,
-    }
+    metrics = update_metrics(critic_loss_value, actor_loss_value, q, confidence_metrics, strategy_metrics)
     return new_state, strategy_state, metrics
 
 

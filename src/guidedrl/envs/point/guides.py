@@ -161,7 +161,6 @@ _TASKS: Dict[str, Tuple[Type[PointEnv], Callable[[np.ndarray], np.ndarray], floa
 }
 
 
-
 def _task(env: Union[str, Type[PointEnv]]):
     if isinstance(env, str):
         name = env.split("/")[-1]

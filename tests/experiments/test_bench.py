@@ -10,7 +10,7 @@ import pytest
 
 from guidedrl import cli
 from guidedrl.errors import ConfigError, GuidedRLError
-from guidedrl.experiments import report, results, runner
+from guidedrl.experiments import figures, report, results, runner, tables
 from guidedrl.experiments.suites import Trial, build_suite
 
 CRASH = Trial("Pendulum-v1", "pag[broken-guide]", "sac", 0, 2_000, "pag",
@@ -61,7 +61,7 @@ def test_every_output_has_its_schema(bench):
     assert tuple(columns) == report.SUMMARY_COLUMNS
     assert sorted((r["task"], r["strategy"], r["seeds"]) for r in summary) == [
         ("Pendulum-v1", "none", "2"), ("Pendulum-v1", "pag", "2")]
-    for name in report.FIGURES:
+    for name in figures.FIGURES:
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Tune received every evaluation as the trial trained
     logged = sorted(out.glob(f"ray/*/{trials[0].task}__*pag__s1*/result.json"))
@@ -82,7 +82,7 @@ def test_report_numbers_are_what_results_csv_gives(bench, tmp_path):
             else:
                 assert str(value) == got[key]
     pag = next(r for r in expected if r["strategy"] == "pag")
-    assert report.format_interval(pag["auc_iqm"], pag["auc_low"], pag["auc_high"], 2) in \
+    assert tables.format_interval(pag["auc_iqm"], pag["auc_low"], pag["auc_high"], 2) in \
         (out / "report.md").read_text()
     # --report rebuilds the same summary from results.csv alone
     copy = tmp_path / "copy"

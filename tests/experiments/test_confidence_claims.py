@@ -1,12 +1,6 @@
-"""benchmarks/confidence_claims.py's verdicts on hand-made per-run measures."""
+"""The confidence suite's claims (``guidedrl.experiments.claims``) on hand-made per-run measures."""
 
-import sys
-from pathlib import Path
-
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-confidence_claims = pytest.importorskip("confidence_claims")
+from guidedrl.experiments import claims
 
 
 def _runs(final, catastrophes=0.0, early=0.0):
@@ -16,7 +10,7 @@ def _runs(final, catastrophes=0.0, early=0.0):
 
 
 def _rows(groups):
-    return {(row[1], row[2], row[3]): row[-1] for row in confidence_claims.verdicts(groups, reps=200)}
+    return {(row[1], row[2], row[3]): row[-1] for row in claims.confidence_verdicts(groups, reps=200)}
 
 
 def test_q_gap_recovering_the_region_and_a_wide_region_costing():
@@ -44,7 +38,7 @@ def test_safety_is_judged_on_repulsive_tasks_only_and_jsrl_against_pag():
     assert ("PointMass-v0", "pag[confidence=q-gap] vs pag", "fewer training catastrophes") not in rows
     assert rows["PointMass-v0", "jsrl vs pag", "early return higher"] == "holds"
     assert rows["PointMass-v0", "jsrl vs pag", "final return higher"] == "holds"
-    table = list(confidence_claims.catastrophes(groups, reps=200))
+    table = list(claims.confidence_catastrophes(groups, reps=200))
     assert {(task, strategy) for task, strategy, *_ in table} == {
         ("SafeCartpole-v0", s) for s in ("jsrl", "none", "pag", "pag[confidence=q-gap]")}
     mean = {strategy: row[-1] for _, strategy, *row in table}

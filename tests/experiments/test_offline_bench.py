@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from guidedrl.experiments import report, results, runner
+from guidedrl.experiments import figures, report, results, runner
 from guidedrl.experiments.suites import build_suite
 
 TRIALS = dict(seeds=1, steps=200, offline_steps=100, tasks=["Pendulum-v1"], strategies=["awac", "awac+pag", "sac"])
@@ -56,7 +56,7 @@ def test_the_offline_report_is_written(bench):
     assert summary["awac"]["p_improvement"] != ""
     text = (out / "report.md").read_text()
     assert "## Datasets" in text and "guidedrl/pendulum-lqr-noise30-v0" in text and "- Suite: `offline`" in text
-    for name in report.FIGURES:
+    for name in figures.FIGURES:
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from guidedrl import cli
 from guidedrl.errors import ConfigError
-from guidedrl.experiments import report, results
+from guidedrl.experiments import figures, report, results, tables
 from guidedrl.experiments.datasets import RECIPES
 from guidedrl.experiments.suites import OFFLINE_METHODS, OFFLINE_TASKS, Trial, build_suite
 
@@ -179,17 +179,17 @@ def test_offline_report_tables_the_measures(offline_report):
     lines = text.split("## T\n", 1)[1].splitlines()
     table = [line for line in lines if line.startswith("| ")][1:]
     assert [line.split(" | ")[0] for line in table] == ["| awac", "| sac-offline", "| sac"]  # the methods' order
-    assert report.format_interval(float(summary["awac"]["dip_iqm"]), float(summary["awac"]["dip_low"]),
+    assert tables.format_interval(float(summary["awac"]["dip_iqm"]), float(summary["awac"]["dip_low"]),
                                   float(summary["awac"]["dip_high"]), 1) in table[0]
-    for name in report.FIGURES:
+    for name in figures.FIGURES:
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_phase_axis_puts_the_online_part_after_the_offline_one():
     rows = _hand_made()
-    switches = report.phase_switches(rows)
+    switches = figures.phase_switches(rows)
     assert switches == {"T": 100}
-    curves = report._phase_curves(rows, "eval_return", switches)
+    curves = figures.phase_curves(rows, "eval_return", switches)
     steps, matrix = curves["T", "awac", "awac"]
     assert list(steps) == [0, 50, 100] + [100 + s for s in ONLINE_STEPS[1:]]
     assert list(matrix[1][:4]) == [0.0, 30.0, 51.0, 40.0]

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats as scipy_stats
 
 from guidedrl.errors import GuidedRLError
-from guidedrl.experiments import report, results
+from guidedrl.experiments import figures, report, results, tables
+from guidedrl.experiments.suites import parse_label
 
 REPS = 500
 STEPS = [0, 1000, 2000, 3000]
@@ -105,20 +105,20 @@ def test_report_md_tables_hold_the_summary_numbers(written):
     assert "## Cliff\n" in markdown and "## Reach\n" in markdown
     assert f"{REPS} resamples" in markdown
     row = summary["Reach", "pag"]
-    auc = report.format_interval(float(row["auc_iqm"]), float(row["auc_low"]), float(row["auc_high"]), 2)
-    final = report.format_interval(float(row["final_return_iqm"]), float(row["final_return_low"]),
+    auc = tables.format_interval(float(row["auc_iqm"]), float(row["auc_low"]), float(row["auc_high"]), 2)
+    final = tables.format_interval(float(row["final_return_iqm"]), float(row["final_return_low"]),
                                    float(row["final_return_high"]), 1)
-    improvement = report.format_interval(float(row["p_improvement"]), float(row["p_improvement_low"]),
+    improvement = tables.format_interval(float(row["p_improvement"]), float(row["p_improvement_low"]),
                                          float(row["p_improvement_high"]), 2)
     line = _table_row(markdown, "Reach", "pag")
     assert line.strip("| ").split(" | ")[2:] == ["4", auc, final, "0.0 [0.0, 0.0]", improvement]
     # the baseline has no P(improvement) over itself; its catastrophes on Cliff are 4..9
     baseline = _table_row(markdown, "Cliff", "none")
-    assert baseline.endswith(f"| {report.MISSING} |")
+    assert baseline.endswith(f"| {tables.MISSING} |")
     cliff = summary["Cliff", "none"]
-    assert report.format_interval(float(cliff["train_catastrophes_iqm"]), float(cliff["train_catastrophes_low"]),
+    assert tables.format_interval(float(cliff["train_catastrophes_iqm"]), float(cliff["train_catastrophes_low"]),
                                   float(cliff["train_catastrophes_high"]), 1) in baseline
-    for name in report.FIGURES:
+    for name in figures.FIGURES:
         assert f"](figures/{name})" in markdown
 
 
@@ -136,7 +136,7 @@ def test_report_md_lists_trials_and_crashes(written):
 
 def test_figures_are_png_files(written):
     out_dir, paths = written
-    assert paths["figures"] == [out_dir / "figures" / name for name in report.FIGURES]
+    assert paths["figures"] == [out_dir / "figures" / name for name in figures.FIGURES]
     for path in paths["figures"]:
         data = path.read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 10_000, (path, len(data))
@@ -192,40 +192,21 @@ def test_missing_or_empty_results_name_the_path(tmp_path):
 
 
 def test_format_interval():
-    assert report.format_interval(0.70449, 0.6, 0.81234, 2) == "0.70 [0.60, 0.81]"
-    assert report.format_interval(-4.25, -7.04, -1.96, 1) == "-4.2 [-7.0, -2.0]"
-    assert report.format_interval(3, 1, 5, 1) == "3.0 [1.0, 5.0]"
+    assert tables.format_interval(0.70449, 0.6, 0.81234, 2) == "0.70 [0.60, 0.81]"
+    assert tables.format_interval(-4.25, -7.04, -1.96, 1) == "-4.2 [-7.0, -2.0]"
+    assert tables.format_interval(3, 1, 5, 1) == "3.0 [1.0, 5.0]"
     for missing in (None, "", math.nan):
-        assert report.format_interval(missing, missing, missing, 2) == report.MISSING
-
-
-def test_iqm_band_exact_and_missing_values():
-    values = np.array([[0.0, 1.0, 5.0], [2.0, 1.0, np.nan], [4.0, 1.0, 7.0], [100.0, 1.0, np.nan]])
-    point, low, high = report.iqm_band(values, reps=400, seed=3)
-    # column 0: the middle two of (0, 2, 4, 100) -> 3; column 1: all equal -> no spread
-    assert point[0] == pytest.approx(3.0) and point[1] == 1.0 and low[1] == high[1] == 1.0
-    assert point[2] == pytest.approx(6.0)  # the two seeds present
-    assert 0.0 <= low[0] < point[0] < high[0] <= 100.0 and 5.0 <= low[2] < high[2] <= 7.0
-    again = report.iqm_band(values, reps=400, seed=3)
-    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip((point, low, high), again))
-    assert np.isnan(report.iqm_band(np.array([[np.nan], [np.nan]]))[0]).all()
-    # without missing values the band is the percentile bootstrap of scipy's trim_mean over
-    # one set of resampled seed indices
-    full = values[:, :2]
-    _, low, high = report.iqm_band(full, reps=400, seed=3)
-    boot = scipy_stats.trim_mean(full[np.random.default_rng(3).integers(0, 4, size=(400, 4))], 0.25, axis=1)
-    assert np.array_equal(low, np.percentile(boot, 2.5, axis=0))
-    assert np.array_equal(high, np.percentile(boot, 97.5, axis=0))
+        assert tables.format_interval(missing, missing, missing, 2) == tables.MISSING
 
 
 def test_parse_label_inverts_variant():
     from guidedrl.experiments.suites import _variant
-    assert report.parse_label(_variant("pag", phi=0.5, delta=0.9)) == ("pag", {"phi": "0.5", "delta": "0.9"})
-    assert report.parse_label(_variant("sag", target="actor")) == ("sag", {"target": "actor"})
-    assert report.parse_label("pag[phi=0.5,delta=0.9]") == ("pag", {"phi": "0.5", "delta": "0.9"})
-    assert report.parse_label("sag[target=actor]") == ("sag", {"target": "actor"})
-    assert report.parse_label("none") == ("none", {})
-    assert report.parse_label("odd[name]") == ("odd[name]", {})
+    assert parse_label(_variant("pag", phi=0.5, delta=0.9)) == ("pag", {"phi": "0.5", "delta": "0.9"})
+    assert parse_label(_variant("sag", target="actor")) == ("sag", {"target": "actor"})
+    assert parse_label("pag[phi=0.5,delta=0.9]") == ("pag", {"phi": "0.5", "delta": "0.9"})
+    assert parse_label("sag[target=actor]") == ("sag", {"target": "actor"})
+    assert parse_label("none") == ("none", {})
+    assert parse_label("odd[name]") == ("odd[name]", {})
 
 
 def test_parameter_grid_in_report(tmp_path):
@@ -245,7 +226,7 @@ def test_parameter_grid_in_report(tmp_path):
     markdown = report.write_report(tmp_path, reps=REPS)["report"].read_text()
     np.random.seed(GLOBAL_SEED)
     summary = results.summarize(rows, reps=REPS, seed=0)
-    grids = report.parameter_grids(summary)
+    grids = tables.parameter_grids(summary)
     assert len(grids) == 1
     grid = grids[0]
     assert grid["rows"] == ("phi", ["0.1", "2", "10"]) and grid["columns"] == ("delta", ["0.5", "0.9"])
@@ -259,16 +240,16 @@ def test_parameter_grid_in_report(tmp_path):
             assert cells[0] == phi
             for cell, delta in zip(cells[1:], ("0.5", "0.9")):
                 row = by_label.get(f"pag[phi={phi},delta={delta}]")
-                expected = report.MISSING if row is None else report.format_interval(
+                expected = tables.MISSING if row is None else tables.format_interval(
                     row[f"{metric}_iqm"], row[f"{metric}_low"], row[f"{metric}_high"], 1)
                 assert cell == expected
-        assert len(lines) == 5 and "| 2 | " in section and report.MISSING in section
+        assert len(lines) == 5 and "| 2 | " in section and tables.MISSING in section
 
 
 def test_no_grid_for_plain_strategies_or_one_setting():
     summary = [{"task": "T", "backbone": "sac", "strategy": s} for s in
                ("none", "pag", "sag[target=actor]", "sag[target=switched]", "pig[beta0=1,delta=0.5]")]
-    assert report.parameter_grids(summary) == []
+    assert tables.parameter_grids(summary) == []
 
 
 def test_guide_alone_reference_for_built_in_tasks(tmp_path, monkeypatch):

@@ -1,9 +1,13 @@
-"""Statistics over runs, as docs/BENCHMARK.md's protocol asks for them.
+"""Statistics over runs, as docs/BENCHMARK.md's protocol asks for them — the one place they
+are computed (the report, the claims and the benchmark scripts import them from here).
 
-Per run: the normalised area under the evaluation-return curve (AUC) and the final return.
+Per run: the normalised area under the evaluation-return curve (AUC), the final return and the
+early return.
 Per (task, strategy) over seeds: the interquartile mean (IQM) with a 95% stratified-bootstrap
 interval, and the probability of improvement of one strategy over another — both from
 rliable (Agarwal et al., 2021), imported here only (``pip install -e ".[stats]"``).
+Without rliable, small percentile bootstraps over seeds: per point of a learning curve
+(:func:`iqm_band`, the report's shaded bands) and of a mean (:func:`mean_interval`).
 
 Score arrays follow rliable's convention: shape (runs, tasks), one column per task, so a
 bootstrap resamples runs within each task (stratified) and a single task is a plain
@@ -43,6 +47,13 @@ def final_return(steps, returns, fraction: float = 0.1) -> float:
     steps, returns = np.asarray(steps, float), np.asarray(returns, float)
     tail = steps >= steps[-1] - fraction * (steps[-1] - steps[0])
     return float(returns[tail].mean())
+
+
+def early_return(steps, returns, fraction: float = 0.1) -> float:
+    """The mean of the evaluations in the first ``fraction`` of the run's budget (steps at most
+    ``fraction`` × the last step; a curve starts at step 0): the guide's head start."""
+    steps, returns = np.asarray(steps, float), np.asarray(returns, float)
+    return float(returns[steps <= fraction * steps[-1]].mean())
 
 
 def iqm(values) -> float:
@@ -108,3 +119,42 @@ def probability_of_improvement(scores_x, scores_y, reps: int = 10_000, seed: int
             random_state=np.random.RandomState(seed))
     lower, upper = np.asarray(intervals["x,y"], float).reshape(2)
     return float(points["x,y"]), float(lower), float(upper)
+
+
+def iqm_band(values, reps: int = 2000, seed: int = 0,
+             level: float = 0.95) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``values`` (seeds × evaluation steps, NaN where a seed has no evaluation):
+    the IQM over seeds (scipy's 25%-trimmed mean) and a ``level`` percentile-bootstrap
+    interval from ``reps`` resamples of the seeds. Columns without any value stay NaN.
+
+    Vectorised over resamples and over the columns that share the same seeds present (rliable's
+    interval estimates are per score, not per point of a curve, hence this one).
+    """
+    values = np.asarray(values, float)
+    if values.ndim != 2:
+        raise ValueError(f"values must be (seeds, steps), got shape {values.shape}")
+    rng = np.random.default_rng(seed)
+    point, low, high = (np.full(values.shape[1], np.nan) for _ in range(3))
+    present = ~np.isnan(values)
+    masks, column_mask = np.unique(present.T, axis=0, return_inverse=True)
+    tail = 100 * (1 - level) / 2
+    for index, mask in enumerate(masks):
+        columns = np.flatnonzero(column_mask.reshape(-1) == index)
+        seeds_present = values[mask][:, columns]  # (n, k)
+        n = seeds_present.shape[0]
+        if n == 0:
+            continue
+        point[columns] = scipy_stats.trim_mean(seeds_present, 0.25, axis=0)
+        resampled = seeds_present[rng.integers(0, n, size=(reps, n))]  # (reps, n, k)
+        boot = scipy_stats.trim_mean(resampled, 0.25, axis=1)
+        low[columns], high[columns] = np.percentile(boot, [tail, 100 - tail], axis=0)
+    return point, low, high
+
+
+def mean_interval(values, reps: int = 10_000, seed: int = 0, level: float = 0.95) -> Interval:
+    """The mean over seeds and its ``level`` percentile-bootstrap interval from ``reps`` resamples."""
+    values = np.asarray(values, float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(reps, len(values)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(values.mean()), float(low), float(high)

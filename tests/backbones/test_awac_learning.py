@@ -4,7 +4,7 @@ The data: 30 episodes of the built-in swing-up controller (``--guide swing-up``:
 and a PD catch near the top; mean return about -150 with the noise below, where a uniform-random
 policy scores about -1,200 to -1,600), written with ``guidedrl.offline.collect``. About 25
 seconds on two cores. λ = 10 suits Pendulum's reward scale: with λ = 1 and 3 some seeds dip by
-hundreds online (``python benchmarks/awac_lambda.py``, docs/OFFLINE.md), with 10 none did.
+hundreds online (``python -m benchmarks.studies.awac_lambda``, docs/OFFLINE.md), with 10 none did.
 """
 
 import numpy as np

@@ -14,7 +14,7 @@ from guidedrl.guides import Guide
 
 @pytest.mark.parametrize("task", list(TASKS))
 def test_the_guide_alone_is_the_stored_alone_measurement(task):
-    """``guidedrl envs`` numbers (alone.json, by ``python benchmarks/envs.py --alone``): episodes reset
+    """``guidedrl envs`` numbers (alone.json, by ``python -m benchmarks.studies.envs --alone``): episodes reset
     with seeds 10000, 10001, ...; the same seeds give the same returns: bit for bit on the machine
     that stored them, to float64 round-off on another machine (seen: 5e-15 on PointReach-v0)."""
     result = check_guide(task, episodes=2)

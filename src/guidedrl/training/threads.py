@@ -6,7 +6,7 @@ pool no longer splits an operation across threads, but it still hands independen
 from thread to thread and its idle workers spin looking for work. For a process meant to use one
 core (a benchmark trial; ``runner.WORKER_ENV``), that costs time: on a 2-core machine a 64-64
 SAC training step took 0.928 ms with the default pool and 0.745 ms with one thread, its update
-in a scan 0.368 and 0.290 ms (``python benchmarks/step_cost.py`` and ``--default-pool``;
+in a scan 0.368 and 0.290 ms (``python -m benchmarks.speed.step_cost`` and ``--default-pool``;
 docs/PERFORMANCE.md, "One worker thread per trial"). JAX has no option for the pool's size, so
 :func:`one_worker_thread` creates the client while the process may run on one core only, then
 gives every thread of the process back the cores it had.

@@ -1,11 +1,12 @@
 """The built-in tasks' starting point: each guide alone, SAC without a guide, and env speed.
 
-    python benchmarks/envs.py --alone            # each default guide alone, 20 episodes
-    python benchmarks/envs.py --speed            # env steps/s with random actions, vs bare physics and dm_control
-    python benchmarks/envs.py --sac --seeds 0 1 2 --steps 20000   # SAC without a guide, 3 seeds
+    python -m benchmarks.studies.envs --alone   # each default guide alone, 20 episodes
+    python -m benchmarks.studies.envs --speed   # env steps/s with random actions, vs bare physics and dm_control
+    python -m benchmarks.studies.envs --sac --seeds 0 1 2 --steps 20000   # SAC without a guide, 3 seeds
     (--tasks A B ... trains only those; the table takes every task whose runs are finished)
 
-``--alone`` writes the numbers ``guidedrl envs`` shows (src/guidedrl/envs/guides/alone.json);
+``--alone`` writes the numbers ``guidedrl envs`` shows (src/guidedrl/envs/guides/alone.json,
+measured and stored by ``guidedrl.experiments.alone``);
 every part writes its raw JSON to docs/results/ and its table into docs/RESULTS.md (or
 docs/PERFORMANCE.md for speed) between markers. SAC runs go to ``--out`` and an interrupted
 invocation resumes where it stopped.
@@ -14,11 +15,7 @@ invocation resumes where it stopped.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -26,39 +23,31 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _runs import bootstrap_ci, run_or_resume  # noqa: E402
-from throughput import write_section  # noqa: E402
+from guidedrl.envs import TASKS, default_guide, make_env, stored_alone
+from guidedrl.experiments.alone import alone_record, measure_guides_alone, store_alone
+from guidedrl.experiments.stats import mean_interval
+from guidedrl.training.logging import read_metrics
 
-from guidedrl.training.logging import read_metrics  # noqa: E402
+from benchmarks.common import ROOT, command, meta, run_or_resume, write_section
 
-from guidedrl.envs import ALONE_FILE, TASKS, default_guide, make_env, stored_alone  # noqa: E402
-from guidedrl.envs.make_guide import measure_alone  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 BUILT_IN = [task_id for task_id in TASKS if task_id != "Pendulum-v1"]
 
 
-def _meta(command: str) -> dict:
-    return {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "command": command}
+def alone(episodes: int, command_line: str) -> None:
+    def report(task_id: str, r: dict, seconds: float) -> None:
+        print(f"{task_id}: {r['mean_return']:.1f} ± {r['std_return']:.1f}, {r['catastrophes']} catastrophes "
+              f"({seconds:.0f} s)", flush=True)
 
-
-def alone(episodes: int, command: str) -> None:
-    results = {}
-    for task_id in TASKS:
-        started = time.perf_counter()
-        results[task_id] = measure_alone(default_guide(task_id), task_id, episodes=episodes)
-        print(f"{task_id}: {results[task_id]['mean_return']:.1f} ± {results[task_id]['std_return']:.1f}, "
-              f"{results[task_id]['catastrophes']} catastrophes ({time.perf_counter() - started:.0f} s)", flush=True)
-    payload = {**_meta(command), "tasks": results}
-    ALONE_FILE.write_text(json.dumps(payload, indent=1) + "\n")
-    (ROOT / "docs/results/envs_alone.json").write_text(json.dumps(payload, indent=1) + "\n")
+    results = measure_guides_alone(episodes, report)
+    record = alone_record(results, command_line)
+    store_alone(record)
+    store_alone(record, ROOT / "docs/results/envs_alone.json")
     lines = ["| task | guide | guide alone: return (mean ± std) | catastrophes / episodes | mean episode length |",
              "|---|---|---|---|---|"]
     for task_id, r in results.items():
         lines.append(f"| {task_id} | {default_guide(task_id).name} | {r['mean_return']:.1f} ± {r['std_return']:.1f} "
                      f"| {r['catastrophes']} / {r['episodes']} | {r['mean_length']:.0f} |")
-    write_section(ROOT / "docs/RESULTS.md", "envs-alone", "\n".join(lines), _meta(command),
+    write_section(ROOT / "docs/RESULTS.md", "envs-alone", "\n".join(lines), meta(command_line),
                   note=f"deterministic episodes seeded {10_000}..{10_000 + episodes - 1}, the guide's policy at every step")
 
 
@@ -119,7 +108,7 @@ def _physics_runner(env):
     return step, None
 
 
-def speed(seconds: float, rounds: int, command: str) -> None:
+def speed(seconds: float, rounds: int, command_line: str) -> None:
     """Env steps/s with random actions: each task's env unwrapped and through guidedrl's wrappers,
     its bare physics, and the dm_control version where there is one; measurements alternate over
     ``rounds`` rounds and each is the median of its rounds."""
@@ -142,7 +131,7 @@ def speed(seconds: float, rounds: int, command: str) -> None:
         results[task_id] = {name: float(np.median(values)) for name, values in rates.items()}
         print(f"{task_id}: " + ", ".join(f"{name} {value:.0f}" for name, value in results[task_id].items()), flush=True)
     (ROOT / "docs/results/envs_speed.json").write_text(json.dumps(
-        {**_meta(command), "seconds": seconds, "rounds": rounds, "steps_per_second": results}, indent=1) + "\n")
+        {**meta(command_line), "seconds": seconds, "rounds": rounds, "steps_per_second": results}, indent=1) + "\n")
 
     def rate(r, name):
         return f"{r[name]:,.0f}" if name in r else "—"
@@ -155,13 +144,13 @@ def speed(seconds: float, rounds: int, command: str) -> None:
     lines += [f"| {task_id} | {rate(r, 'physics')} | {rate(r, 'env')} | {ratio(r, 'env', 'physics')} "
               f"| {rate(r, 'env_wrapped')} | {ratio(r, 'env_wrapped', 'physics')} | {rate(r, 'dm_control')} "
               f"| {ratio(r, 'env_wrapped', 'dm_control')} |" for task_id, r in results.items()]
-    write_section(ROOT / "docs/PERFORMANCE.md", "envs-speed", "\n".join(lines), _meta(command),
+    write_section(ROOT / "docs/PERFORMANCE.md", "envs-speed", "\n".join(lines), meta(command_line),
                   note=f"steps/s with random actions, {seconds:g} s per env and task in {rounds} alternating rounds "
                        f"of {seconds / rounds:g} s, medians; one process; the dm_control tasks' env is "
                        "guidedrl.envs.mj, on MuJoCo directly")
 
 
-def sac(tasks, seeds, steps: int, out: Path, command: str) -> None:
+def sac(tasks, seeds, steps: int, out: Path, command_line: str) -> None:
     """Train SAC (no guide) on ``tasks``; then tabulate every task whose runs are all finished."""
     for task_id in tasks:
         for seed in seeds:
@@ -177,22 +166,22 @@ def sac(tasks, seeds, steps: int, out: Path, command: str) -> None:
                             "train_catastrophes": [int(rows[-1]["train_catastrophes"]) for rows in runs],
                             "train_episodes": [int(rows[-1]["train_episodes"]) for rows in runs],
                             "wall_time": [float(rows[-1]["wall_time"]) for rows in runs]}
-    payload = {**_meta(command), "steps": steps, "seeds": list(seeds), "runs": results}
+    payload = {**meta(command_line), "steps": steps, "seeds": list(seeds), "runs": results}
     (ROOT / "docs/results/envs_sac.json").write_text(json.dumps(payload, indent=1) + "\n")
     lines = [f"| task | guide alone: return | guide alone: catastrophes / episodes | SAC at {steps // 1000}k steps: "
              "eval return, mean [95% CI] | per seed | SAC: training catastrophes / episodes, per seed |",
              "|---|---|---|---|---|---|"]
     for task_id, r in results.items():
-        mean, lo, hi = bootstrap_ci(r["final_eval_return"])
+        mean, lo, hi = mean_interval(r["final_eval_return"])
         g = stored.get(task_id, {})
         guide = f"{g['mean_return']:.1f} ± {g['std_return']:.1f}" if g else "—"
         guide_cat = f"{g['catastrophes']} / {g['episodes']}" if g else "—"
         lines.append(f"| {task_id} | {guide} | {guide_cat} | {mean:.1f} [{lo:.1f}, {hi:.1f}] | "
                      f"{', '.join(f'{v:.1f}' for v in r['final_eval_return'])} | "
                      f"{', '.join(f'{c} / {e}' for c, e in zip(r['train_catastrophes'], r['train_episodes']))} |")
-    write_section(ROOT / "docs/RESULTS.md", "envs-sac", "\n".join(lines), _meta(command),
+    write_section(ROOT / "docs/RESULTS.md", "envs-sac", "\n".join(lines), meta(command_line),
                   note="final evaluation (5 deterministic episodes) of each seed; 95% percentile-bootstrap "
-                       "interval of the mean over seeds; guide alone from `python benchmarks/envs.py --alone`")
+                       "interval of the mean over seeds; guide alone from `python -m benchmarks.studies.envs --alone`")
 
 
 def main() -> None:
@@ -208,13 +197,13 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=BUILT_IN, choices=BUILT_IN, help="tasks to train SAC on")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/envs")
     args = parser.parse_args()
-    command = "python benchmarks/envs.py " + shlex.join(sys.argv[1:])
+    command_line = command(__spec__.name)
     if args.alone:
-        alone(args.episodes, command)
+        alone(args.episodes, command_line)
     if args.speed:
-        speed(args.seconds, args.rounds, command)
+        speed(args.seconds, args.rounds, command_line)
     if args.sac:
-        sac(args.tasks, args.seeds, args.steps, args.out.resolve(), command)
+        sac(args.tasks, args.seeds, args.steps, args.out.resolve(), command_line)
 
 
 if __name__ == "__main__":

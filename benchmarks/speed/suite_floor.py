@@ -4,7 +4,7 @@ configuration, one XLA thread, over the cores.
 The floor is what the suite would cost if a training step cost nothing but its update (no env,
 no guide, no evaluation, no host work): each configuration's ``update_many`` over 1,000 minibatches
 in one ``lax.scan`` is timed once (the best of ``--repeats``), and multiplied by the gradient
-steps its runs take. The suite's wall time from its own records (``benchmarks/suite_time.py``),
+steps its runs take. The suite's wall time from its own records (``benchmarks.speed.suite_time``),
 measured on the same machine, over this floor is the suite's overhead ratio (docs/BENCHMARK.md's
 target: at most 2x). Machines differ by up to 3x, so the matmul throughput is printed beside it.
 
@@ -12,36 +12,18 @@ The process measures as the suite's trials run: one XLA thread (``--xla_cpu_mult
 and a one-thread XLA pool (``guidedrl.training.threads.one_worker_thread``, as ``runner.train_trial``
 does); ``--default-pool`` keeps XLA's default pool (one thread per core), as trials ran before.
 
-    python benchmarks/suite_floor.py --suite paper --cores 2
+    python -m benchmarks.speed.suite_floor --suite paper --cores 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("MUJOCO_GL", "disable")
+from benchmarks.common import add_pool_option, bare_update_seconds, command, matmul_gflops, one_xla_thread, set_pool, \
+    task_dims
 
-
-def add_pool_option(parser) -> None:
-    """``--default-pool``: keep XLA's default thread pool instead of the trials' one thread."""
-    parser.add_argument("--default-pool", action="store_true",
-                        help="keep XLA's default thread pool (one thread per core) instead of one thread")
-
-
-def set_pool(default_pool: bool) -> bool:
-    """Give XLA's pool one thread as the suite's trials do (``runner.train_trial``), unless
-    ``default_pool``; False when the pool stays the default (also for a build without it)."""
-    if default_pool:
-        return False
-    try:
-        from guidedrl.training.threads import one_worker_thread
-    except ImportError:  # an older build (PYTHONPATH=<checkout>/src): its default pool
-        return False
-    return one_worker_thread()
+one_xla_thread()
 
 
 def gradient_steps(config) -> int:
@@ -49,49 +31,6 @@ def gradient_steps(config) -> int:
     step from learning_starts on."""
     due = [t for t in range(max(config.warmup_steps, 1), config.steps + 1) if t % config.train_every == 0]
     return len(due) * config.gradient_steps_per_call
-
-
-def task_dims(task: str) -> tuple:
-    """(observation size, action size) of a task's env."""
-    import numpy as np
-
-    from guidedrl.envs import make_env
-
-    env = make_env(task)
-    return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
-
-
-def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3, batches: int = 1000) -> float:
-    """Seconds per gradient step of ``update_many`` for ``config`` (best of ``repeats``)."""
-    import time
-
-    import jax
-    import numpy as np
-
-    from guidedrl import agent
-    from guidedrl.replay import ReplayBuffer
-    from guidedrl.training.jitted import PRNG_IMPL, init_agent
-
-    agent_config = config.agent
-    rng = np.random.default_rng(0)
-    buffer = ReplayBuffer(5000, obs_dim, action_dim)
-    for _ in range(5000):
-        buffer.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, action_dim), rng.normal(), rng.normal(size=obs_dim),
-                   False, False, rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2),
-                   rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2))
-    key = jax.random.key(0, impl=PRNG_IMPL)
-    state = init_agent(agent_config, key, obs_dim, action_dim)
-    update = jax.jit(agent.update_many, static_argnums=0, donate_argnums=1)
-    best = float("inf")
-    for repeat in range(repeats + 1):  # the first compiles
-        batch = jax.device_put(buffer.sample(rng, batches, config.minibatch_size))
-        jax.block_until_ready(batch)
-        started = time.perf_counter()
-        state, metrics = update(agent_config, state, batch, key, 10**6)
-        jax.block_until_ready(metrics)
-        if repeat:
-            best = min(best, (time.perf_counter() - started) / batches)
-    return best
 
 
 def main() -> int:
@@ -106,8 +45,6 @@ def main() -> int:
     from guidedrl.training.threads import pool_threads
 
     from guidedrl.experiments.suites import build_suite
-
-    from throughput import matmul_gflops  # benchmarks/ is on the path of a script run from it
 
     trials = build_suite(args.suite)
     dims, per_config = {}, {}
@@ -134,7 +71,7 @@ def main() -> int:
           f"floor {floor / 3600:.2f} h on {args.cores} cores; matmul 256x256: {gflops:.0f} GFLOP/s; "
           f"XLA pool threads: {pool_threads()}")
     if args.json:
-        record = {"command": "python benchmarks/suite_floor.py " + " ".join(sys.argv[1:]),
+        record = {"command": command(__spec__.name),
                   "runs": len(trials), "gradient_steps": steps, "one_core_seconds": total,
                   "floor_seconds": floor, "cores": args.cores, "matmul_gflops_256": gflops,
                   "xla_pool_threads": pool_threads(),

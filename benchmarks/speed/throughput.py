@@ -14,8 +14,8 @@ that guidedrl's 256-256 update reaches (its FLOPs from XLA's cost analysis × up
 Needs the bench extra: ``pip install torch==2.13.0 && pip install -e ".[bench]"`` (torch 2.13
 CPU, stable-baselines3, sbx-rl).
 
-    python benchmarks/throughput.py                      # writes docs/PERFORMANCE.md section
-    python benchmarks/throughput.py --repeats 1 --measure 1000   # a quick look
+    python -m benchmarks.speed.throughput                      # writes docs/PERFORMANCE.md section
+    python -m benchmarks.speed.throughput --repeats 1 --measure 1000   # a quick look
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import platform
 import statistics
 import time
 from pathlib import Path
+
+from benchmarks.common import alternate, matmul_gflops, write_section
 
 LEARNING_STARTS = 1_000
 
@@ -82,24 +84,6 @@ def sbx_steps_per_second(hidden: tuple, measure: int, seed: int) -> float:
     started = time.perf_counter()
     model.learn(measure, reset_num_timesteps=False)
     return measure / (time.perf_counter() - started)
-
-
-def matmul_gflops(size: int = 256, repeats: int = 2000) -> float:
-    """The machine's float32 throughput on a jitted (size × size) @ (size × size) product."""
-    import jax
-    import jax.numpy as jnp
-
-    a = jnp.ones((size, size), jnp.float32)
-    product = jax.jit(lambda x, y: x @ y)
-    product(a, a).block_until_ready()
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        for _ in range(repeats):
-            out = product(a, a)
-        out.block_until_ready()
-        best = min(best, (time.perf_counter() - started) / repeats)
-    return 2 * size**3 / best / 1e9
 
 
 def update_gflop(hidden: tuple) -> float:
@@ -162,12 +146,12 @@ def main() -> None:
         achieved = flop * results["256,256"]["guidedrl_median"]
         results["matmul"].update({"update_gflop_256": flop, "update_gflops_256": achieved,
                                   "share_of_ceiling": achieved / ceiling})
-    strategy_rates = {name: [] for name in args.strategies}
     hidden = tuple(int(h) for h in args.strategy_size.split(","))
-    for repeat in range(args.repeats if args.strategies else 0):
-        for name in args.strategies:  # alternated within each repeat
-            strategy_rates[name].append(guidedrl_steps_per_second(hidden, args.measure, repeat, name))
-            print(f"{name} ({args.strategy_size}) repeat {repeat}: {strategy_rates[name][-1]:.0f} steps/s", flush=True)
+    strategy_rates = alternate(  # alternated within each repeat
+        {name: lambda repeat, name=name: guidedrl_steps_per_second(hidden, args.measure, repeat, name)
+         for name in args.strategies}, args.repeats,
+        lambda repeat, name, rate: print(f"{name} ({args.strategy_size}) repeat {repeat}: {rate:.0f} steps/s",
+                                         flush=True))
     if strategy_rates:
         base = statistics.median(strategy_rates.get("none") or [float("nan")])
         results["strategies"] = {
@@ -176,7 +160,7 @@ def main() -> None:
             for name, rates in strategy_rates.items()
         }
     meta = {
-        "command": "python benchmarks/throughput.py " + " ".join(
+        "command": f"python -m {__spec__.name} " + " ".join(
             f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in
             {"sizes": args.sizes, "repeats": args.repeats, "measure": args.measure,
              "strategies": args.strategies, "strategy-size": args.strategy_size}.items()),
@@ -210,20 +194,6 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     write_section(Path(args.markdown), "throughput", table, meta)
-
-
-def write_section(path: Path, name: str, table: str, meta: dict,
-                  note: str = "medians over repeats; ratio of medians") -> None:
-    """Replace (or append) the section between markers named ``name`` in ``path``."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    body = (f"{begin}\nMeasured {meta['date']} on {meta['cpus']} CPU cores with "
-            f"`{meta['command']}` ({note}).\n\n{table}\n{end}")
-    text = path.read_text() if path.exists() else "# Performance\n"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """What a jitted call costs beyond its arithmetic, on this CPU: the figures behind "where the
 rest goes" in docs/PERFORMANCE.md ("A training step against its update").
 
-    python benchmarks/call_cost.py
+    python -m benchmarks.speed.call_cost
 
 One XLA thread, the paper suite's settings (SafeCartpole-v0 sizes: 5 observations, 1 action;
 SAC, 64-64, batch 128), minibatches sampled beforehand. Prints, in ms per call (best of 3 runs
@@ -10,7 +10,7 @@ of a few hundred to a few thousand calls):
 * a call returning 11 small arrays (a state-sized vector, a dict of 8 scalars, ...) against the
   same values as one vector (what the loop's per-step call now returns);
 * ``agent.update_many`` jitted on its own with K = 1, 2, 4, 16 gradient steps a call, and per
-  step inside a scan of 1,000 (the "bare update" of step_cost.py);
+  step inside a scan of 1,000 (the "bare update" of ``benchmarks.speed.step_cost``);
 * a call that only passes the SAC state pytree (49 leaves) in and out.
 
 Timings, not assertions; machines here differ by up to 3x, so compare rows of one run.
@@ -18,11 +18,12 @@ Timings, not assertions; machines here differ by up to 3x, so compare rows of on
 
 from __future__ import annotations
 
-import os
+import argparse
 import time
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("MUJOCO_GL", "disable")
+from benchmarks.common import one_xla_thread
+
+one_xla_thread()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -41,6 +42,7 @@ def per_call_ms(fn, calls: int, repeats: int = 3) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from guidedrl import agent
     from guidedrl.config import Config
     from guidedrl.replay import ReplayBuffer, unflatten

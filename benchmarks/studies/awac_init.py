@@ -9,8 +9,8 @@ PyTorch's initialisation, in this process only (actor and critics: every network
 nothing else changes. Offline phase only, on the offline suite's datasets (built by their
 recipes into ``--store`` if missing), one XLA thread.
 
-    python benchmarks/awac_init.py --tasks HalfCheetah-v5 --json docs/results/awac_init.json
-    python benchmarks/awac_init.py --markdown docs/RESULTS.md     # the awac-init section
+    python -m benchmarks.studies.awac_init --tasks HalfCheetah-v5 --json docs/results/awac_init.json
+    python -m benchmarks.studies.awac_init --markdown docs/RESULTS.md     # the awac-init section
 
 The JSON is written after every run and, run again with the same settings, runs it holds are
 kept. The ``flax`` rows of a task equal the offline suite's ``awac`` runs (same config, same
@@ -24,16 +24,16 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("MUJOCO_GL", "disable")
+from benchmarks.common import ROOT, add_offline_options, command, improvement_text, one_xla_thread, write_json, \
+    write_section
+
+one_xla_thread()
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "awac_init"
 INITS = ("flax", "torch")
 
@@ -111,8 +111,6 @@ def late_mean(curve: list) -> float:
 
 
 def table(results: dict) -> str:
-    from d3rlpy_awac import improvement_text
-
     lines = ["| task | init | seeds | offline end (each seed) | median | mean of the last half of the offline curve "
              "| P(torch init ends higher) [95% CI] |", "|---|---|--:|---|--:|--:|--:|"]
     for task, by_init in results.items():
@@ -127,10 +125,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=None, help="default: the offline suite's tasks")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--offline-steps", type=int, default=25_000)
-    parser.add_argument("--offline-eval-every", type=int, default=2_500)
+    add_offline_options(parser)
     parser.add_argument("--inits", nargs="+", default=list(INITS), choices=INITS)
     parser.add_argument("--store", default=str(ROOT / "docs" / "results" / "offline" / "minari"))
     parser.add_argument("--flax-from", type=Path, default=None,
@@ -139,7 +134,6 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, default=None, help="replace the awac-init section of this file")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from guidedrl.experiments.datasets import build_datasets
     from guidedrl.experiments.suites import OFFLINE_TASKS
 
@@ -157,15 +151,11 @@ def main() -> None:
             earlier = {}
     import jax
 
-    command = "python benchmarks/awac_init.py " + " ".join(sys.argv[1:])
-    meta = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+    meta = {"command": command(__spec__.name), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
             "jax": jax.__version__, "settings": settings}
 
     def save() -> None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-        tmp.replace(args.json)
+        write_json(args.json, {"meta": meta, "results": results})
 
     added = 0  # runs trained or read in this invocation
     # flax runs first: the torch variant patches the networks for the rest of the process
@@ -198,8 +188,6 @@ def main() -> None:
     body = table(wanted)
     print(body)
     if args.markdown:
-        from throughput import write_section
-
         write_section(args.markdown, "awac-init", body, meta,
                       note="offline phase only; the offline suite's awac config; P over seeds, rliable")
 

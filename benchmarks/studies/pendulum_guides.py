@@ -11,23 +11,22 @@ per strategy, with 95% percentile-bootstrap intervals of the mean over seeds:
 - the guide alone: the deployed policy of an untrained SAG agent (the guide acts where it is
   trusted, the untrained actor elsewhere), i.e. the step-0 evaluation of the sag runs.
 
-    python benchmarks/pendulum_guides.py --seeds 0 1 2 3 4 --steps 20000 --hidden 64 64
+    python -m benchmarks.studies.pendulum_guides --seeds 0 1 2 3 4 --steps 20000 --hidden 64 64
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _runs import bootstrap_ci, run_or_resume  # noqa: E402
+import guidedrl
+from guidedrl.experiments import stats
+from guidedrl.experiments.stats import mean_interval
 
-import guidedrl  # noqa: E402
-from guidedrl.experiments import stats  # noqa: E402
+from benchmarks.common import run_or_resume
 
 
 def curve(rows):
@@ -64,16 +63,16 @@ def main() -> None:
     for name in args.strategies:
         rows = [runs[name, s] for s in args.seeds]
         table[name] = {
-            "auc": bootstrap_ci([auc(r) for r in rows]),
-            "final": bootstrap_ci([final(r) for r in rows]),
+            "auc": mean_interval([auc(r) for r in rows]),
+            "final": mean_interval([final(r) for r in rows]),
             "guide_usage": float(np.mean([np.mean([float(x["guide_usage"]) for x in r[1:]]) for r in rows])),
             "final_guide_free": float(np.mean([float(r[-1]["eval_return_guide_free"]) for r in rows])),
         }
     if "sag" in args.strategies:
-        table["guide alone"] = {"start": bootstrap_ci([float(runs["sag", s][0]["eval_return"]) for s in args.seeds])}
+        table["guide alone"] = {"start": mean_interval([float(runs["sag", s][0]["eval_return"]) for s in args.seeds])}
     if "none" in args.strategies:
         table["untrained actor"] = {
-            "start": bootstrap_ci([float(runs["none", s][0]["eval_return"]) for s in args.seeds])}
+            "start": mean_interval([float(runs["none", s][0]["eval_return"]) for s in args.seeds])}
 
     fmt = lambda m: f"{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}]"
     fmt_r = lambda m: f"{m[0]:.0f} [{m[1]:.0f}, {m[2]:.0f}]"

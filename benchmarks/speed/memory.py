@@ -7,7 +7,7 @@ programs, the buffer allocated but barely touched). The buffer is allocated once
 its pages are touched only as it fills, so the difference is mostly the stored
 transitions plus the checkpoint's copy of them.
 
-    python benchmarks/memory.py                 # 100k steps, 64-64 networks
+    python -m benchmarks.speed.memory                 # 100k steps, 64-64 networks
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from throughput import write_section  # noqa: E402
+from benchmarks.common import write_section
 
 CHILD = """
 import json, resource, sys, time
@@ -56,7 +55,7 @@ def main() -> None:
     stored_mib = min(args.steps, 1_000_000) * 14 * 4 / 2**20
     results = {"baseline": baseline, "full": full, "stored_transitions_mib": stored_mib,
                "ratio": full["peak_rss_mib"] / baseline["peak_rss_mib"]}
-    meta = {"command": f"python benchmarks/memory.py --steps {args.steps} --hidden {args.hidden}",
+    meta = {"command": f"python -m {__spec__.name} --steps {args.steps} --hidden {args.hidden}",
             "cpus": __import__("os").cpu_count(), "date": time.strftime("%Y-%m-%d")}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1))

@@ -1,8 +1,8 @@
 """What AWAC's temperature λ does on Pendulum-v1: offline pre-training on a competent controller's
 logs, then online fine-tuning, for λ in {1, 3, 10} and a few seeds.
 
-    python benchmarks/awac_lambda.py                 # λ 1, 3, 10; seeds 0-2; ~4 minutes on two cores
-    python benchmarks/awac_lambda.py --lambdas 0.3 1 --seeds 5
+    python -m benchmarks.studies.awac_lambda                 # λ 1, 3, 10; seeds 0-2; ~4 minutes on two cores
+    python -m benchmarks.studies.awac_lambda --lambdas 0.3 1 --seeds 5
 
 The dataset is the built-in swing-up controller's rollouts with N(0, 0.2²) noise on the
 normalised action (30 episodes, 6,000 transitions; `guidedrl dataset collect --env Pendulum-v1
@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT, command
+
 DATASET = "guidedrl/pendulum-swingup-v0"
 
 
@@ -63,7 +61,7 @@ def main() -> None:
         print(f"| {lam:g} | {np.mean([r['offline'][-1] for r in mine]):.1f} | "
               f"{np.mean([min(r['online']) for r in mine]):.1f} | {np.mean([r['online'][-1] for r in mine]):.1f} |")
     target = ROOT / "docs" / "results" / "awac_lambda.json"
-    target.write_text(json.dumps({"command": "python benchmarks/awac_lambda.py " + shlex.join(sys.argv[1:]),
+    target.write_text(json.dumps({"command": command(__spec__.name),
                                   "dataset": {"id": DATASET, "mean_return": info["mean_return"],
                                               "steps": info["steps"]},
                                   "runs": rows}, indent=1))

@@ -9,23 +9,24 @@ thread; the three runtimes are alternated ``--repeats`` times over ``--calls`` c
 Target (docs/DEPLOY.md): the exported policy within 50 µs at 256-256 and at least 5x faster than
 ``run.act``.
 
-    python -m benchmarks.deploy_latency
-    python -m benchmarks.deploy_latency --json docs/results/deploy_latency.json
+    python -m benchmarks.speed.deploy_latency
+    python -m benchmarks.speed.deploy_latency --json docs/results/deploy_latency.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import tempfile
 import time
 
+from benchmarks.common import alternate, medians, one_xla_thread, write_json
+
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+one_xla_thread()
 
 import numpy as np  # noqa: E402
 
@@ -88,14 +89,11 @@ def main() -> None:
             "run.act, actor alone": lambda: run.act(obs, guide_free=True),
             "deploy (numpy), actor alone": lambda: guided.exported.act(obs),
         }
-        times = {name: [] for name in callers}
-        for _ in range(args.repeats):
-            for name, call in callers.items():
-                times[name].append(time_calls(call, args.calls))
-        medians = {name: statistics.median(values) for name, values in times.items()}
-        rows.append({"hidden": list(hidden), "us": medians, "all": times})
+        times = alternate({name: lambda _, call=call: time_calls(call, args.calls) for name, call in callers.items()},
+                          args.repeats)
+        rows.append({"hidden": list(hidden), "us": medians(times), "all": times})
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} on one core of a {os.cpu_count()}-core machine with "
-          f"`python -m benchmarks.deploy_latency --repeats {args.repeats} --calls {args.calls}` "
+          f"`python -m {__spec__.name} --repeats {args.repeats} --calls {args.calls}` "
           "(SAC/PAG, 5 observations, 1 action, batch 1; medians of alternated runs; the guide's own time included "
           "in run.act and deploy, not in onnxruntime).\n")
     print("| network | run.act (µs) | deploy, numpy (µs) | onnxruntime (µs) | run.act / numpy | run.act / onnxruntime |")
@@ -108,10 +106,8 @@ def main() -> None:
     print("\nactor alone:", ", ".join(f"{row['hidden'][0]}-{row['hidden'][1]}: run.act {row['us']['run.act, actor alone']:.1f} µs, "
                                       f"numpy {row['us']['deploy (numpy), actor alone']:.1f} µs" for row in rows))
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-                       "cores": os.cpu_count(), "repeats": args.repeats, "calls": args.calls, "rows": rows},
-                      handle, indent=1)
+        write_json(args.json, {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+                               "cores": os.cpu_count(), "repeats": args.repeats, "calls": args.calls, "rows": rows})
 
 
 if __name__ == "__main__":

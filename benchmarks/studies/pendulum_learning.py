@@ -5,20 +5,18 @@ Each run uses guidedrl's defaults (the ones ``guidedrl train`` uses), evaluates 
 script prints a markdown table (final return per seed, how many seeds reach -250) and
 writes it, with the raw numbers as JSON, next to the runs.
 
-    python benchmarks/pendulum_learning.py --seeds 0 1 2 3 4 --out benchmarks/out/pendulum
+    python -m benchmarks.studies.pendulum_learning --seeds 0 1 2 3 4 --out benchmarks/out/pendulum
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _runs import run_or_resume  # noqa: E402
+from benchmarks.common import run_or_resume
 
 THRESHOLD = -250.0
 

@@ -1,6 +1,6 @@
 """Each built-in guide checked with its own region and with ``--guide-region narrow``.
 
-    python benchmarks/guide_regions.py               # 20 episodes per policy, reset seeds 10000..10019
+    python -m benchmarks.studies.guide_regions               # 20 episodes per policy, reset seeds 10000..10019
 
 For every built-in task, ``guidedrl.guide_check.check_guide`` with the default region and with
 the narrow one: the share of the visited states in the region along the guide's own and the
@@ -12,21 +12,14 @@ docs/results/guide_regions.json and the table in docs/GUIDES.md between markers.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import shlex
 import sys
-from pathlib import Path
 from typing import List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import write_section  # noqa: E402
+from guidedrl.envs import TASKS
+from guidedrl.guide_check import check_guide
 
-from guidedrl.envs import TASKS  # noqa: E402
-from guidedrl.guide_check import check_guide  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, command, meta, write_section
 
 
 def _share(value: Optional[float]) -> str:
@@ -37,8 +30,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=20)
     args = parser.parse_args(argv)
-    command = "python benchmarks/guide_regions.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    meta = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "command": command.strip()}
+    measured = meta(command(__spec__.name, argv))
     results, lines = {}, [
         "| task | guide | in region, default: guide's / random's states | in region, narrow: guide's / random's "
         "| narrow keeps of the default region's states: guide's / random's | (b) guide + zero: default / narrow "
@@ -57,8 +49,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"| {default.policies['zero'].mean_return:.1f} "
             f"| {'yes' if default.guide_worse_than_zero else 'no'} / {'yes' if narrow.guide_worse_than_zero else 'no'} |")
         print(lines[-1], flush=True)
-    (ROOT / "docs/results/guide_regions.json").write_text(json.dumps({**meta, "tasks": results}, indent=1) + "\n")
-    write_section(ROOT / "docs/GUIDES.md", "guide-regions", "\n".join(lines), meta,
+    (ROOT / "docs/results/guide_regions.json").write_text(json.dumps({**measured, "tasks": results}, indent=1) + "\n")
+    write_section(ROOT / "docs/GUIDES.md", "guide-regions", "\n".join(lines), measured,
                   note=f"{args.episodes} episodes per policy, reset seeds 10000..{10_000 + args.episodes - 1}; "
                        "in region: λ(s) >= 0.5; — where no state of the default region was visited")
     return 0

@@ -12,11 +12,11 @@ online for ``--online-steps`` environment steps evaluated every ``--eval-every``
 * d3rlpy: ``AWAC.fit`` on the same transitions, then ``AWAC.fit_online`` with the dataset as its
   buffer (online data appended, nothing evicted, as guidedrl does), in its own virtual
   environment (``.venv-d3rlpy``; d3rlpy pins gymnasium 1.0.0), ``torch.set_num_threads(1)``,
-  with the settings of ``benchmarks/_d3rlpy_awac.py``'s ``build_awac`` (docs/PERFORMANCE.md,
+  with the settings of ``benchmarks/studies/_d3rlpy_awac.py``'s ``build_awac`` (docs/PERFORMANCE.md,
   "Offline gradient steps against d3rlpy", lists what differs and what cannot be changed).
 
 **The same data.** The dataset's Minari file is read here into flat transitions
-(``offline_speed.read_transitions``: s = obs[:-1], s' = obs[1:], actions rescaled to [-1, 1]),
+(``benchmarks.common.read_transitions``: s = obs[:-1], s' = obs[1:], actions rescaled to [-1, 1]),
 checked equal to what guidedrl's own loader gives, and written to an ``.npz`` the d3rlpy worker
 turns into its ``MDPDataset`` (``_d3rlpy_awac.episodes_for_d3rlpy``: a time-limited episode
 gets its final next observation as an extra row), after which the worker checks every episode
@@ -30,10 +30,11 @@ policy's mean action, ``AWAC.predict``), episode i reset with seed ``seed + EVAL
 i`` (``guidedrl.training.evaluate``); online training episode k resets with guidedrl's
 ``episode_seed(seed, k)``.
 
-    python benchmarks/d3rlpy_awac.py                                   # every task, 3 seeds, the suite's budgets
-    python benchmarks/d3rlpy_awac.py --tasks Pendulum-v1 --offline-steps 500 --online-steps 0   # smoke
-    python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline   # guidedrl's side: the suite's awac runs
-    python benchmarks/d3rlpy_awac.py --guidedrl-from docs/results/offline --online-seeds 1   # online for seed 0 only
+    python -m benchmarks.studies.d3rlpy_awac            # every task, 3 seeds, the suite's budgets
+    python -m benchmarks.studies.d3rlpy_awac --tasks Pendulum-v1 --offline-steps 500 --online-steps 0   # smoke
+    # guidedrl's side: the suite's awac runs; then online for seed 0 only
+    python -m benchmarks.studies.d3rlpy_awac --guidedrl-from docs/results/offline
+    python -m benchmarks.studies.d3rlpy_awac --guidedrl-from docs/results/offline --online-seeds 1
 
 ``--d3rlpy-entropy-off`` (a diagnostic, its own ``--json``): d3rlpy's AWAC keeps SAC's critic
 target, min Q(s', a') - α log π(a'|s') with a' drawn from the tanh-squashed policy, and its α is
@@ -72,141 +73,20 @@ import platform
 import shlex
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+# in the worker's venv too: benchmarks.common imports only the standard library
+from benchmarks.common import ROOT, XLA_ONE_THREAD, add_offline_options, command, improvement_text, loader_differs, \
+    read_transitions, write_json, write_section
+
 OUT = ROOT / "benchmarks" / "out" / "d3rlpy_awac"
 SUITE_STORE = ROOT / "bench" / "offline" / "minari"
-THREADS = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MUJOCO_GL": "disable"}
+THREADS = {"XLA_FLAGS": XLA_ONE_THREAD, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MUJOCO_GL": "disable"}
 for _name, _value in THREADS.items():  # one core per side, set before anything imports jax or torch
     os.environ.setdefault(_name, _value)
-sys.path.insert(0, str(HERE))  # the sibling scripts: _d3rlpy_awac (worker), offline_speed, throughput
-
-
-# -- the d3rlpy worker (runs in .venv-d3rlpy: numpy, torch, gymnasium 1.0 and d3rlpy only) ------
-
-
-class _Pipe:
-    """JSON lines to and from the parent over two inherited file descriptors."""
-
-    def __init__(self, read_fd: int, write_fd: int):
-        self.reader = os.fdopen(read_fd, "r")
-        self.writer = os.fdopen(write_fd, "w")
-
-    def ask(self, message: dict) -> dict:
-        self.writer.write(json.dumps(message) + "\n")
-        self.writer.flush()
-        line = self.reader.readline()
-        if not line:
-            raise EOFError("the parent closed the env pipe")
-        return json.loads(line)
-
-
-def _remote_env_class():
-    import gymnasium as gym
-
-    class RemoteEnv(gym.Env):
-        """The parent's env (guidedrl.envs.make_env) seen from the worker: actions in [-1, 1]."""
-
-        def __init__(self, pipe: _Pipe, name: str, obs_dim: int, action_dim: int):
-            self.pipe, self.name = pipe, name
-            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
-            self.action_space = gym.spaces.Box(-1.0, 1.0, (action_dim,), np.float32)
-
-        def reset(self, *, seed=None, options=None):
-            reply = self.pipe.ask({"op": "reset", "env": self.name, "seed": seed})
-            return np.asarray(reply["obs"], np.float32), {}
-
-        def step(self, action):
-            reply = self.pipe.ask({"op": "step", "env": self.name,
-                                   "action": np.asarray(action, np.float64).reshape(-1).tolist()})
-            return (np.asarray(reply["obs"], np.float32), float(reply["reward"]), bool(reply["terminated"]),
-                    bool(reply["truncated"]), {})
-
-    return RemoteEnv
-
-
-def worker(args) -> None:
-    """Train d3rlpy's AWAC offline then online, evaluating through the parent; print one JSON line."""
-    import logging
-
-    import structlog
-    import torch
-
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    import d3rlpy
-    from _d3rlpy_awac import build_awac, load_checked
-    from d3rlpy.logging import NoopAdapterFactory
-
-    pipe = _Pipe(args.fd_in, args.fd_out)
-    data, dataset, alignment = load_checked(args.data)
-    RemoteEnv = _remote_env_class()
-    obs_dim, action_dim = int(data["obs"].shape[1]), int(data["action"].shape[1])
-    train_env = RemoteEnv(pipe, "train", obs_dim, action_dim)
-    eval_env = RemoteEnv(pipe, "eval", obs_dim, action_dim)
-
-    awac = build_awac(tuple(int(h) for h in args.hidden.split(",")), args.batch, args.seed)
-    awac.build_with_dataset(dataset)
-    if args.d3rlpy_entropy_off:  # diagnostic: its critic target without the fixed entropy term
-        from d3rlpy.models.torch import get_parameter
-
-        with torch.no_grad():  # AWAC's dummy log-temperature, 0 (temperature 1) and never trained
-            get_parameter(awac.impl._modules.log_temp).fill_(-100.0)  # exp(-100) is 0 in float32
-    rows, clock = [], {"eval": 0.0}
-
-    def evaluate(phase: str, offline_step: int, step: int) -> None:
-        started = time.perf_counter()
-        returns = []
-        for episode in range(args.eval_episodes):
-            obs, _ = eval_env.reset(seed=args.seed + args.eval_seed_offset + episode)
-            total, done = 0.0, False
-            while not done:
-                action = awac.predict(obs[None])[0]
-                obs, reward, terminated, truncated, _ = eval_env.step(action)
-                total += reward
-                done = terminated or truncated
-            returns.append(total)
-        clock["eval"] += time.perf_counter() - started
-        rows.append({"phase": phase, "offline_step": offline_step, "step": step,
-                     "eval_return": float(np.mean(returns)), "eval_return_std": float(np.std(returns))})
-
-    quiet = dict(logger_adapter=NoopAdapterFactory(), show_progress=False, with_timestamp=False)
-    started = time.perf_counter()
-    evaluate("offline", 0, 0)
-    if args.offline_steps:
-        awac.fit(dataset, n_steps=args.offline_steps, n_steps_per_epoch=args.offline_eval_every,
-                 save_interval=10**9, evaluators=None,
-                 epoch_callback=lambda algo, epoch, total: evaluate("offline", total, 0), **quiet)
-        if rows[-1]["offline_step"] != args.offline_steps:  # a budget that is not a whole number of epochs
-            evaluate("offline", args.offline_steps, 0)
-    offline_seconds = time.perf_counter() - started
-    offline_eval = clock["eval"]
-    online_seconds = 0.0
-    if args.online_steps:
-        started = time.perf_counter()
-
-        def online_callback(algo, epoch, total_step):
-            if total_step % args.eval_every == 0 or total_step == args.online_steps:
-                evaluate("online", args.offline_steps, total_step)
-
-        awac.fit_online(train_env, buffer=dataset, explorer=None, n_steps=args.online_steps,
-                        n_steps_per_epoch=args.eval_every, update_start_step=0, random_steps=0, eval_env=None,
-                        save_interval=10**9, callback=online_callback, **quiet)
-        online_seconds = time.perf_counter() - started
-    pipe.ask({"op": "done"})
-    print(json.dumps({
-        "rows": rows, "alignment": alignment, "d3rlpy": d3rlpy.__version__, "torch": torch.__version__,
-        "offline_seconds": offline_seconds, "offline_train_seconds": offline_seconds - offline_eval,
-        "online_seconds": online_seconds, "online_train_seconds": online_seconds - (clock["eval"] - offline_eval),
-    }), flush=True)
 
 
 # -- the parent (guidedrl's venv) --------------------------------------------------------------
@@ -222,22 +102,17 @@ def ensure_dataset(task: str, store: Path) -> dict:
 
 def convert(task: str, dataset_id: str, store: Path, seed_dir: Path) -> Path:
     """The dataset's transitions as the worker's ``.npz``, checked against guidedrl's loader."""
-    from offline_speed import read_transitions
-
     from guidedrl.envs import make_env
-    from guidedrl.offline import load_transitions
 
     os.environ["MINARI_DATASETS_PATH"] = str(store)
     data = read_transitions(dataset_id)
     env = make_env(task)
     try:
-        loaded = load_transitions(dataset_id, env)
+        differs = loader_differs(dataset_id, env, data)
     finally:
         env.close()
-    for name in ("obs", "action", "reward", "next_obs", "terminated", "truncated"):
-        theirs = np.asarray(getattr(loaded, name), np.float32).reshape(data[name].shape)
-        if not np.allclose(theirs, data[name], atol=1e-6):
-            raise SystemExit(f"{dataset_id}: this script's reader and guidedrl's loader differ in {name}")
+    if differs is not None:
+        raise SystemExit(f"{dataset_id}: this script's reader and guidedrl's loader differ in {differs}")
     path = seed_dir / f"{dataset_id.replace('/', '__')}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **data)
@@ -348,7 +223,7 @@ def run_d3rlpy(task: str, seed: int, npz: Path, args, log: Path) -> dict:
 
     to_worker_r, to_worker_w = os.pipe()
     from_worker_r, from_worker_w = os.pipe()
-    command = [args.d3rlpy_python, str(Path(__file__).resolve()), "--worker", "--data", str(npz),
+    worker_command = [args.d3rlpy_python, "-m", __spec__.name, "--worker", "--data", str(npz),
                "--hidden", args.hidden, "--batch", str(args.batch), "--seed", str(seed),
                "--offline-steps", str(args.offline_steps), "--offline-eval-every", str(args.offline_eval_every),
                "--online-steps", str(args.online_steps), "--eval-every", str(args.eval_every),
@@ -360,7 +235,7 @@ def run_d3rlpy(task: str, seed: int, npz: Path, args, log: Path) -> dict:
     server = _EnvServer(task, seed)
     started = time.perf_counter()
     with open(log, "w") as stderr:
-        worker_process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        worker_process = subprocess.Popen(worker_command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                           cwd=ROOT, pass_fds=(to_worker_r, from_worker_w))
     os.close(to_worker_r)
     os.close(from_worker_w)
@@ -378,7 +253,8 @@ def run_d3rlpy(task: str, seed: int, npz: Path, args, log: Path) -> dict:
     out, _ = worker_process.communicate()
     wall = time.perf_counter() - started
     if worker_process.returncode != 0:
-        raise SystemExit(f"{shlex.join(command)} failed ({worker_process.returncode}):\n{log.read_text()[-3000:]}")
+        raise SystemExit(f"{shlex.join(worker_command)} failed ({worker_process.returncode}):\n"
+                         f"{log.read_text()[-3000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     result["wall_seconds"] = wall
     result["offline_steps_per_second"] = (args.offline_steps / result["offline_train_seconds"]
@@ -391,17 +267,6 @@ def _summary(rows: list) -> dict:
     online = [r for r in rows if r["phase"] == "online" and r["step"] > 0]
     return {"offline_end": offline[-1]["eval_return"] if offline else float("nan"),
             "final": online[-1]["eval_return"] if online else float("nan")}
-
-
-def improvement_text(x, y) -> str:
-    """rliable's probability that a run of ``x`` scores higher than a run of ``y`` (ties count
-    half), with its 95% bootstrap interval; "—" with fewer than 2 runs a side."""
-    from guidedrl.experiments import stats
-
-    if min(len(x), len(y)) < 2:
-        return "—"
-    p, low, high = stats.probability_of_improvement(np.asarray(x), np.asarray(y), reps=10_000)
-    return f"{p:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def _improvement(ours: list, theirs: list) -> str:
@@ -446,10 +311,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=None, help="default: the offline suite's tasks")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--offline-steps", type=int, default=25_000)
-    parser.add_argument("--offline-eval-every", type=int, default=2_500)
+    add_offline_options(parser)
     parser.add_argument("--online-steps", type=int, default=None,
                         help="online environment steps (default: the suite's, 100k, Pendulum 20k; 0: offline only)")
     parser.add_argument("--online-seeds", type=int, default=None,
@@ -482,9 +344,11 @@ def main() -> None:
     parser.add_argument("--fd-in", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fd-out", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
+    if args.worker:  # in .venv-d3rlpy
+        from benchmarks.studies._d3rlpy_awac import fit_offline_then_online
+
         args.online_steps = args.online_steps or 0
-        worker(args)
+        fit_offline_then_online(args)
         return
 
     if args.offline_steps % args.offline_eval_every and args.offline_steps > args.offline_eval_every:
@@ -514,8 +378,7 @@ def main() -> None:
                     done[(task, seed_entry["seed"])] = seed_entry
     import jax
 
-    command = "python benchmarks/d3rlpy_awac.py " + shlex.join(sys.argv[1:])
-    meta = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+    meta = {"command": command(__spec__.name), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
             "python": platform.python_version(), "jax": jax.__version__, "hidden": args.hidden, "batch": args.batch,
             "offline_steps": args.offline_steps, "eval_episodes": args.eval_episodes, "store": str(store),
             "settings": settings}
@@ -527,10 +390,7 @@ def main() -> None:
         for entry in results.values():
             if entry["seeds"] and "d3rlpy" not in meta:
                 meta.update(d3rlpy=entry["seeds"][0]["d3rlpy"]["d3rlpy"], torch=entry["seeds"][0]["d3rlpy"]["torch"])
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = json_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float))
-        tmp.replace(json_path)
+        write_json(json_path, {"meta": meta, "results": results}, default=float)
 
     for task in tasks:
         suite_online = args.online_steps if args.online_steps is not None else STEPS.get(task, DEFAULT_STEPS)
@@ -577,8 +437,6 @@ def main() -> None:
     body = table(results)
     print(body)
     if args.markdown:
-        from throughput import write_section
-
         section = "d3rlpy-awac" + ("-entropy-off" if args.d3rlpy_entropy_off else "") + (
             "-weight-decay" if args.guidedrl_actor_weight_decay is not None else "")
         write_section(Path(args.markdown), section, body, meta,

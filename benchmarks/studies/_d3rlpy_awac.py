@@ -1,11 +1,13 @@
-"""The d3rlpy side of ``benchmarks/offline_speed.py``: offline AWAC gradient steps per second of
-d3rlpy 2.8.1 on transitions written by the parent script, one thread.
+"""The d3rlpy side of ``python -m benchmarks.speed.offline_speed``: offline AWAC gradient steps per second of
+d3rlpy 2.8.1 on transitions written by the parent script, one thread; and of
+``python -m benchmarks.studies.d3rlpy_awac``: d3rlpy's AWAC trained offline then online, acting
+through the parent's env over a pipe (:func:`fit_offline_then_online`).
 
 Runs in d3rlpy's own virtual environment (d3rlpy 2.8.1 pins gymnasium 1.0.0), so it imports
 only numpy, torch and d3rlpy, never guidedrl:
 
     python3 -m venv .venv-d3rlpy && .venv-d3rlpy/bin/pip install torch==2.13.0 d3rlpy==2.8.1
-    .venv-d3rlpy/bin/python benchmarks/_d3rlpy_awac.py --data benchmarks/out/offline_speed/pendulum.npz \
+    .venv-d3rlpy/bin/python -m benchmarks.studies._d3rlpy_awac --data benchmarks/out/offline_speed/pendulum.npz \
         --hidden 256,256 --batch 1024 --warmup 200 --measure 500
 
 The ``.npz`` holds flat transitions in dataset order (``obs``, ``action`` in [-1, 1], ``reward``,
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -123,7 +126,7 @@ def load_checked(path):
 
 
 def build_awac(hidden: tuple, batch: int, seed: int):
-    """d3rlpy's AWAC with the shared settings (offline_speed.py's docstring lists them)."""
+    """d3rlpy's AWAC with the shared settings (``benchmarks.speed.offline_speed``'s docstring lists them)."""
     import d3rlpy
     from d3rlpy.models.encoders import VectorEncoderFactory
     from d3rlpy.optimizers import AdamFactory
@@ -145,6 +148,126 @@ def build_awac(hidden: tuple, batch: int, seed: int):
         compile_graph=False,
     )
     return config.create(device="cpu:0")
+
+
+# -- offline then online, acting through the parent's env (benchmarks.studies.d3rlpy_awac) ------
+
+
+class _Pipe:
+    """JSON lines to and from the parent over two inherited file descriptors."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.reader = os.fdopen(read_fd, "r")
+        self.writer = os.fdopen(write_fd, "w")
+
+    def ask(self, message: dict) -> dict:
+        self.writer.write(json.dumps(message) + "\n")
+        self.writer.flush()
+        line = self.reader.readline()
+        if not line:
+            raise EOFError("the parent closed the env pipe")
+        return json.loads(line)
+
+
+def _remote_env_class():
+    import gymnasium as gym
+
+    class RemoteEnv(gym.Env):
+        """The parent's env (guidedrl.envs.make_env) seen from the worker: actions in [-1, 1]."""
+
+        def __init__(self, pipe: _Pipe, name: str, obs_dim: int, action_dim: int):
+            self.pipe, self.name = pipe, name
+            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+            self.action_space = gym.spaces.Box(-1.0, 1.0, (action_dim,), np.float32)
+
+        def reset(self, *, seed=None, options=None):
+            reply = self.pipe.ask({"op": "reset", "env": self.name, "seed": seed})
+            return np.asarray(reply["obs"], np.float32), {}
+
+        def step(self, action):
+            reply = self.pipe.ask({"op": "step", "env": self.name,
+                                   "action": np.asarray(action, np.float64).reshape(-1).tolist()})
+            return (np.asarray(reply["obs"], np.float32), float(reply["reward"]), bool(reply["terminated"]),
+                    bool(reply["truncated"]), {})
+
+    return RemoteEnv
+
+
+def fit_offline_then_online(args) -> None:
+    """d3rlpy's AWAC offline then online on ``args`` (``benchmarks.studies.d3rlpy_awac``'s worker options),
+    evaluating through the parent's env; print one JSON line."""
+    import logging
+
+    import structlog
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    import d3rlpy
+    from d3rlpy.logging import NoopAdapterFactory
+
+    pipe = _Pipe(args.fd_in, args.fd_out)
+    data, dataset, alignment = load_checked(args.data)
+    RemoteEnv = _remote_env_class()
+    obs_dim, action_dim = int(data["obs"].shape[1]), int(data["action"].shape[1])
+    train_env = RemoteEnv(pipe, "train", obs_dim, action_dim)
+    eval_env = RemoteEnv(pipe, "eval", obs_dim, action_dim)
+
+    awac = build_awac(tuple(int(h) for h in args.hidden.split(",")), args.batch, args.seed)
+    awac.build_with_dataset(dataset)
+    if args.d3rlpy_entropy_off:  # diagnostic: its critic target without the fixed entropy term
+        from d3rlpy.models.torch import get_parameter
+
+        with torch.no_grad():  # AWAC's dummy log-temperature, 0 (temperature 1) and never trained
+            get_parameter(awac.impl._modules.log_temp).fill_(-100.0)  # exp(-100) is 0 in float32
+    rows, clock = [], {"eval": 0.0}
+
+    def evaluate(phase: str, offline_step: int, step: int) -> None:
+        started = time.perf_counter()
+        returns = []
+        for episode in range(args.eval_episodes):
+            obs, _ = eval_env.reset(seed=args.seed + args.eval_seed_offset + episode)
+            total, done = 0.0, False
+            while not done:
+                action = awac.predict(obs[None])[0]
+                obs, reward, terminated, truncated, _ = eval_env.step(action)
+                total += reward
+                done = terminated or truncated
+            returns.append(total)
+        clock["eval"] += time.perf_counter() - started
+        rows.append({"phase": phase, "offline_step": offline_step, "step": step,
+                     "eval_return": float(np.mean(returns)), "eval_return_std": float(np.std(returns))})
+
+    quiet = dict(logger_adapter=NoopAdapterFactory(), show_progress=False, with_timestamp=False)
+    started = time.perf_counter()
+    evaluate("offline", 0, 0)
+    if args.offline_steps:
+        awac.fit(dataset, n_steps=args.offline_steps, n_steps_per_epoch=args.offline_eval_every,
+                 save_interval=10**9, evaluators=None,
+                 epoch_callback=lambda algo, epoch, total: evaluate("offline", total, 0), **quiet)
+        if rows[-1]["offline_step"] != args.offline_steps:  # a budget that is not a whole number of epochs
+            evaluate("offline", args.offline_steps, 0)
+    offline_seconds = time.perf_counter() - started
+    offline_eval = clock["eval"]
+    online_seconds = 0.0
+    if args.online_steps:
+        started = time.perf_counter()
+
+        def online_callback(algo, epoch, total_step):
+            if total_step % args.eval_every == 0 or total_step == args.online_steps:
+                evaluate("online", args.offline_steps, total_step)
+
+        awac.fit_online(train_env, buffer=dataset, explorer=None, n_steps=args.online_steps,
+                        n_steps_per_epoch=args.eval_every, update_start_step=0, random_steps=0, eval_env=None,
+                        save_interval=10**9, callback=online_callback, **quiet)
+        online_seconds = time.perf_counter() - started
+    pipe.ask({"op": "done"})
+    print(json.dumps({
+        "rows": rows, "alignment": alignment, "d3rlpy": d3rlpy.__version__, "torch": torch.__version__,
+        "offline_seconds": offline_seconds, "offline_train_seconds": offline_seconds - offline_eval,
+        "online_seconds": online_seconds, "online_train_seconds": online_seconds - (clock["eval"] - offline_eval),
+    }), flush=True)
 
 
 def main() -> None:

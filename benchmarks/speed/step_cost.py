@@ -10,10 +10,10 @@ gradient step per env step, one XLA thread), in one invocation:
 * **split**: the same steps taken phase by phase through the loop's functions with a timer
   around each (``behaviour`` holds the wait for the action the previous call computed).
 
-    python benchmarks/step_cost.py                 # SAC, SAG and PAG, 3 repeats
-    python benchmarks/step_cost.py --configs sac sag --hidden 256,256 --no-split
-    python benchmarks/step_cost.py --json docs/results/step_cost.json
-    PYTHONPATH=<old checkout>/src python benchmarks/step_cost.py --no-split   # an older build
+    python -m benchmarks.speed.step_cost                 # SAC, SAG and PAG, 3 repeats
+    python -m benchmarks.speed.step_cost --configs sac sag --hidden 256,256 --no-split
+    python -m benchmarks.speed.step_cost --json docs/results/step_cost.json
+    PYTHONPATH=<old checkout>/src python -m benchmarks.speed.step_cost --no-split   # an older build
 
 Like the suite's trials (``runner.train_trial``), the process gives XLA's pool one thread
 (``guidedrl.training.threads.one_worker_thread``); ``--default-pool`` keeps one per core.
@@ -26,17 +26,15 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("MUJOCO_GL", "disable")
+from benchmarks.common import PAPER_STEP, add_pool_option, alternate, bare_update_seconds, command, loop_step_ms, \
+    one_xla_thread, set_pool
+
+one_xla_thread()
 
 import jax  # noqa: E402
 
-SETTINGS = dict(env="SafeCartpole-v0", algo="sac", hidden_sizes=(64, 64), batch_size=128,
-                learning_starts=1000, updates_per_step=1, train_every=1, eval_episodes=1,
-                checkpoint_every=10**9, progress=False)
 CONFIGS = {"sac": dict(guidance="none"), "sag": dict(guidance="sag", guide="default"),
            "pag": dict(guidance="pag", guide="default")}
 
@@ -44,27 +42,20 @@ CONFIGS = {"sac": dict(guidance="none"), "sag": dict(guidance="sag", guide="defa
 def bare_update_ms(settings: dict, repeats: int = 3) -> float:
     """Milliseconds per gradient step of ``update_many`` over 1,000 minibatches."""
     from guidedrl.config import Config
-    from suite_floor import bare_update_seconds  # benchmarks/ is on the path of a script run from it
 
     return bare_update_seconds(Config(**settings), obs_dim=5, action_dim=1, repeats=repeats) * 1e3
 
 
-def loop_step_ms(settings: dict, measure: int = 4000) -> float:
-    """Milliseconds per training step, from the loop's own steps/s after warm-up."""
-    from guidedrl.config import Config
-    from guidedrl.training.loop import train
-
-    run = train(Config(**settings, steps=2 * measure, eval_every=measure))
-    return 1e3 / float(run.history[-1]["steps_per_second"])
-
-
 def split_ms(settings: dict, measure: int = 3000) -> dict:
-    """Milliseconds per step in each phase of the training step, through the loop's functions."""
+    """Milliseconds per step in each phase of the training step, through the loop's phase functions
+    (``guidedrl.training.step``), in ``training_step``'s order."""
     from guidedrl.config import Config
-    from guidedrl.training import loop as training
+    from guidedrl.training.setup import setup
+    from guidedrl.training.state import flush_pending
+    from guidedrl.training.step import behaviour, learn, record, step_env
 
     config = Config(**settings, steps=10**9, eval_every=10**9)
-    state = training.setup(config, None, None, None)
+    state = setup(config, None, None, None)
     parts = {"behaviour (incl. wait for the action)": 0.0, "env step + guide": 0.0, "buffer add": 0.0,
              "learn (sample, call, finite check)": 0.0, "record": 0.0}
     names = list(parts)
@@ -72,17 +63,17 @@ def split_ms(settings: dict, measure: int = 3000) -> dict:
     def one_step(timed: bool) -> None:
         step = state.progress.step
         t0 = time.perf_counter()
-        action, from_guide = training.behaviour(state, step)
+        action, from_guide = behaviour(state, step)
         t1 = time.perf_counter()
-        outcome = training.step_env(state, action)
+        outcome = step_env(state, action)
         t2 = time.perf_counter()
         state.buffer.add(state.obs, action, outcome.reward, outcome.next_obs, outcome.terminated,
                          outcome.truncated, state.guide_action, state.confidence,
-                         outcome.next_guide_action, outcome.next_confidence)
+                         outcome.next_guide_action, outcome.next_confidence, outcome.cost)
         t3 = time.perf_counter()
-        learned = training.learn(state, step + 1, outcome)
+        learned = learn(state, step + 1, outcome)
         t4 = time.perf_counter()
-        training.record(state, outcome, from_guide, learned)
+        record(state, outcome, from_guide, learned)
         t5 = time.perf_counter()
         if timed:
             for name, dt in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
@@ -91,18 +82,16 @@ def split_ms(settings: dict, measure: int = 3000) -> dict:
     for _ in range(config.warmup_steps + 1000):
         one_step(False)
         if len(state.pending_metrics) > 100:
-            training._flush_pending(state)
+            flush_pending(state)
     for _ in range(measure):
         one_step(True)
         if len(state.pending_metrics) > 100:
-            training._flush_pending(state)
+            flush_pending(state)
     state.lock and state.lock.release()
     return {name: total / measure * 1e3 for name, total in parts.items()}
 
 
 def main() -> int:
-    from suite_floor import add_pool_option, set_pool
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -117,13 +106,12 @@ def main() -> int:
     one_thread = set_pool(args.default_pool)
     results = {}
     for name in args.configs:
-        settings = {**SETTINGS, **CONFIGS[name]}
+        settings = {**PAPER_STEP, **CONFIGS[name]}
         if args.hidden:
             settings["hidden_sizes"] = tuple(int(h) for h in args.hidden.split(","))
-        bare, step = [], []
-        for _ in range(args.repeats):  # alternated, so a noisy neighbour hits both
-            bare.append(bare_update_ms(settings))
-            step.append(loop_step_ms(settings))
+        times = alternate({"bare": lambda _: bare_update_ms(settings), "step": lambda _: loop_step_ms(settings)},
+                          args.repeats)
+        bare, step = times["bare"], times["step"]
         split = {} if args.no_split else split_ms(settings)
         results[name] = {"bare_update_ms": statistics.median(bare), "step_ms": statistics.median(step),
                          "ratio": statistics.median(step) / statistics.median(bare), "split_ms": split,
@@ -136,7 +124,7 @@ def main() -> int:
         for part, ms in r["split_ms"].items():
             print(f"  {part:40} {ms:.3f}")
     if args.json:
-        record = {"command": "python benchmarks/step_cost.py " + " ".join(sys.argv[1:]),
+        record = {"command": command(__spec__.name),
                   "machine": platform.machine(), "cpus": os.cpu_count(), "jax": jax.__version__,
                   "xla_pool": "one thread" if one_thread else "default",
                   "results": results}

@@ -1,12 +1,12 @@
 """Do two runs at once each run at one run's speed? The suite's learning floor
-(``benchmarks/suite_floor.py``) divides its one-core time by the cores, which assumes so.
+(``benchmarks.speed.suite_floor``) divides its one-core time by the cores, which assumes so.
 
 Times the bare update of one paper-suite configuration (``update_many`` over 1,000 minibatches in
-one ``lax.scan``, one XLA thread, as suite_floor.py does) in one process alone, then in
+one ``lax.scan``, one XLA thread, as ``benchmarks.speed.suite_floor`` does) in one process alone, then in
 ``--cores`` processes started together, alternated ``--rounds`` times; reports the medians and
 the slowdown of a process when it shares the machine.
 
-    python benchmarks/core_sharing.py --task SafeCartpole-v0 --strategy none
+    python -m benchmarks.speed.core_sharing --task SafeCartpole-v0 --strategy none
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from benchmarks.common import ROOT, add_pool_option, bare_update_seconds, one_xla_thread, set_pool, task_dims
 
 
 def child(task: str, strategy: str, backbone: str, default_pool: bool) -> None:
-    from suite_floor import bare_update_seconds, set_pool, task_dims  # sets one XLA thread before jax is imported
-
+    one_xla_thread()  # before jax is imported
     from guidedrl.experiments.suites import build_suite
 
     set_pool(default_pool)
@@ -34,9 +32,9 @@ def child(task: str, strategy: str, backbone: str, default_pool: bool) -> None:
 
 
 def measure(processes: int, args) -> list:
-    command = [sys.executable, __file__, "--child", "--task", args.task, "--strategy", args.strategy,
+    command = [sys.executable, "-m", __spec__.name, "--child", "--task", args.task, "--strategy", args.strategy,
                "--backbone", args.backbone] + (["--default-pool"] if args.default_pool else [])
-    started = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=HERE) for _ in range(processes)]
+    started = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(processes)]
     out = []
     for process in started:
         stdout, _ = process.communicate()
@@ -47,8 +45,6 @@ def measure(processes: int, args) -> list:
 
 
 def main() -> None:
-    from suite_floor import add_pool_option
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="SafeCartpole-v0")
     parser.add_argument("--strategy", default="none")

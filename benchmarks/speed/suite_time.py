@@ -9,10 +9,10 @@ strategy, and — while trials are still pending — the time they would take at
 time measured for the same (task, strategy, backbone), on the cores the suite ran on. The
 projection is labelled as one; it is replaced by the measured total once the suite is done.
 
-    python benchmarks/suite_time.py /work/bench/paper --cores 2
-    python benchmarks/suite_time.py docs/results/offline --cores 2     # section offline-suite-time
+    python -m benchmarks.speed.suite_time /work/bench/paper --cores 2
+    python -m benchmarks.speed.suite_time docs/results/offline --cores 2     # section offline-suite-time
 
-With ``--floor FILE`` (``benchmarks/suite_floor.py --json FILE``, measured on the machine the runs
+With ``--floor FILE`` (``python -m benchmarks.speed.suite_floor --json FILE``, measured on the machine the runs
 ran on), it also sets the finished runs' own time against their learning floor: each run's
 gradient steps × the bare update time of its configuration. ``--since "YYYY-MM-DD HH:MM:SS"``
 (local time) keeps only runs finished since then whose run directory is here, e.g. the runs of
@@ -33,10 +33,9 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import write_section  # noqa: E402
+from guidedrl.experiments.runner import recorded_runs
 
-from guidedrl.experiments.runner import recorded_runs  # noqa: E402
+from benchmarks.common import ROOT, command, write_section
 
 
 def hms(seconds: float) -> str:
@@ -56,7 +55,7 @@ def run_seconds(rows):
 
 def run_floors(floor: dict) -> dict:
     """Each configuration's learning floor per run in seconds, by (task, backbone, strategy): its
-    gradient steps per run × its bare update time, from suite_floor.py's JSON."""
+    gradient steps per run × its bare update time, from benchmarks.speed.suite_floor's JSON."""
     return {(c["task"], c["backbone"], c["strategy"]): c["gradient_steps"] / c["runs"] * c["update_seconds"]
             for c in floor["configs"]}
 
@@ -65,11 +64,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the suite's output directory")
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="trials run at once")
-    parser.add_argument("--doc", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument("--section", default=None,
                         help="the section of --doc to write (default: SUITE-suite-time, SUITE from trials.json)")
     parser.add_argument("--floor", type=Path, default=None,
-                        help="suite_floor.py's JSON from the same machine: set the runs' own time against their floor")
+                        help="benchmarks.speed.suite_floor's JSON from the same machine: set the runs' own time against their floor")
     parser.add_argument("--since", default=None,
                         help='with --floor: only runs finished since this local time ("YYYY-MM-DD HH:MM:SS") '
                              "whose run directory is here")
@@ -109,7 +108,7 @@ def main() -> None:
                 key = (trial["task"], trial["backbone"], trial["strategy"])
                 if key not in floors:
                     sys.exit(f"{trial['id']}: no configuration {key} in {args.floor}: measure the floor of this "
-                             f"suite (benchmarks/suite_floor.py --suite SUITE --json FILE)")
+                             f"suite (python -m benchmarks.speed.suite_floor --suite SUITE --json FILE)")
                 floor_runs.append((whole, floors[key]))
         else:
             pending += 1
@@ -168,7 +167,7 @@ def main() -> None:
                      f"{hms(projected / args.cores)} on {args.cores} cores"
                      + (f"; {unknown} pending runs are on tasks with no finished run yet." if unknown else "."))
     meta = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-            "command": "python benchmarks/suite_time.py " + " ".join(sys.argv[1:]), "platform": platform.platform()}
+            "command": command(__spec__.name), "platform": platform.platform()}
     write_section(args.doc, section, "\n".join(lines), meta, note="from the suite's trials.json and its runs' metrics.csv or results.csv rows")
     print("\n".join(lines))
 

@@ -6,8 +6,8 @@ return = mean of the evaluations in the last 10% of the budget), and the final r
 actor alone (``eval_return_guide_free``, same window), one line per run, sorted by task,
 strategy, backbone and seed; ``--task`` and ``--strategy`` keep only matching runs.
 
-    python benchmarks/per_run.py docs/results/sensitivity-pig/results.csv
-    python benchmarks/per_run.py docs/results/paper/results.csv --task PointMass-v0 --strategy pag
+    python -m benchmarks.claims.per_run docs/results/sensitivity-pig/results.csv
+    python -m benchmarks.claims.per_run docs/results/paper/results.csv --task PointMass-v0 --strategy pag
 """
 
 from __future__ import annotations

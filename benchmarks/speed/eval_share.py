@@ -6,17 +6,17 @@ thread), ``--steps`` long. The training part is each evaluation interval's steps
 steps/s the loop logs for it (timed without the evaluation); the rest of the run's wall time
 is evaluation (and checkpoints).
 
-    python benchmarks/eval_share.py                       # this build
-    PYTHONPATH=<old checkout>/src python benchmarks/eval_share.py   # an older build
+    python -m benchmarks.speed.eval_share                       # this build
+    PYTHONPATH=<old checkout>/src python -m benchmarks.speed.eval_share   # an older build
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("MUJOCO_GL", "disable")
+from benchmarks.common import one_xla_thread
+
+one_xla_thread()
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
 """A first look at offline-to-online training: AWAC, SAC with the dataset preloaded, and SAC from
 scratch on one task, a few seeds (the full study is ``guidedrl bench --suite offline``).
 
-    python benchmarks/offline_first_look.py                       # PointMass-v0, 3 seeds
-    python benchmarks/offline_first_look.py --seeds 3 --jobs 2 --online-steps 50000
+    python -m benchmarks.studies.offline_first_look                       # PointMass-v0, 3 seeds
+    python -m benchmarks.studies.offline_first_look --seeds 3 --jobs 2 --online-steps 50000
 
 The dataset is the task's default guide's own rollouts with Gaussian action noise ("medium",
 stochastic), made with ``guidedrl dataset collect`` if it is not in the local Minari store yet
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+from benchmarks.common import OUT, ROOT, XLA_ONE_THREAD, command
+
 METHODS = {
     "awac": dict(algo="awac", guidance="none", offline=True, dataset=True),
     "sac-preloaded": dict(algo="sac", guidance="none", offline=False, dataset=True),
@@ -115,7 +115,7 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("MINARI_DATASETS_PATH", str(OUT / "minari"))
     env.setdefault("MUJOCO_GL", "disable")
-    env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    env["XLA_FLAGS"] = XLA_ONE_THREAD
     name = ensure_dataset(args.task, args.episodes, args.noise, env)
     info = json.loads(subprocess.run([sys.executable, "-m", "guidedrl.cli", "dataset", "info", name, "--json"],
                                      env=env, capture_output=True, text=True, check=True).stdout)
@@ -123,7 +123,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda c: run(c, env), commands))
     table = summarise(args.task, args.seeds)
-    result = {"command": "python benchmarks/offline_first_look.py " + shlex.join(sys.argv[1:]), "task": args.task,
+    result = {"command": command(__spec__.name), "task": args.task,
               "dataset": {"id": name, "episodes": info.get("episodes"), "steps": info.get("steps"),
                           "mean_return": info.get("mean_return"), "command": info.get("command")},
               "offline_steps": args.offline_steps, "online_steps": args.online_steps, "runs": table}

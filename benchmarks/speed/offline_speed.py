@@ -21,7 +21,7 @@ medians and the ratio of medians.
   per evaluation interval with the evaluation excluded; the first interval (compilation, the
   first jitted chunk of 1,000 steps) is dropped and the rate is that of the ``--measure`` steps
   after it.
-* d3rlpy 2.8.1 (``benchmarks/_d3rlpy_awac.py``): ``AWAC.fit`` on ``--d3rlpy-measure`` gradient
+* d3rlpy 2.8.1 (``benchmarks/studies/_d3rlpy_awac.py``): ``AWAC.fit`` on ``--d3rlpy-measure`` gradient
   steps after ``--d3rlpy-warmup`` steps of a first ``fit``, with no evaluators, the no-op logger
   and no progress bar (minibatch sampling included, as in guidedrl's loop); beside it,
   ``AWAC.update(batch)`` alone on minibatches sampled beforehand (d3rlpy's arithmetic without its
@@ -35,8 +35,8 @@ with the CPU torch wheel, pinned (an unpinned torch pulls GBs of CUDA libraries)
 
 Then, from the repository root with guidedrl's venv active:
 
-    python benchmarks/offline_speed.py                                   # docs/PERFORMANCE.md section
-    python benchmarks/offline_speed.py --sizes 64,64 --batches 256 --repeats 1   # a quick look
+    python -m benchmarks.speed.offline_speed                                   # docs/PERFORMANCE.md section
+    python -m benchmarks.speed.offline_speed --sizes 64,64 --batches 256 --repeats 1   # a quick look
 
 The dataset's transitions are converted for d3rlpy here, not with d3rlpy's own Minari loader
 (suspected of misaligning episodes after the first; docs/ALGORITHMS.md, "AWAC"), and the worker
@@ -59,15 +59,12 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("MUJOCO_GL", "disable")
+from benchmarks.common import ROOT, loader_differs, one_xla_thread, read_transitions, write_section
+
+one_xla_thread()
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import write_section  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "offline_speed"
 DATASET_ID = "bench/pendulum-noisy-v0"
 ENV_ID = "Pendulum-v1"
@@ -87,31 +84,6 @@ def write_dataset(transitions: int, seed: int) -> None:
     from guidedrl.offline import collect
 
     collect(ENV_ID, "guide", -(-transitions // EPISODE_LENGTH), DATASET_ID, noise=0.3, seed=seed, guide="lqr")
-
-
-def read_transitions(dataset_id: str) -> dict:
-    """The dataset's transitions, episode after episode, read from the Minari file (not through
-    guidedrl): s = obs[:-1], s' = obs[1:], actions rescaled from the env's box to [-1, 1] (the
-    units of both agents' tanh policies), and the episodes' lengths."""
-    import minari
-
-    dataset = minari.load_dataset(dataset_id)
-    space = dataset.action_space
-    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
-    fields = {name: [] for name in ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
-    lengths = []
-    for episode in dataset.iterate_episodes():
-        count = len(episode.actions)
-        fields["obs"].append(episode.observations[:-1])
-        fields["next_obs"].append(episode.observations[1:])
-        fields["action"].append(2.0 * (episode.actions - low) / (high - low) - 1.0)
-        fields["reward"].append(episode.rewards)
-        fields["terminated"].append(episode.terminations)
-        fields["truncated"].append(episode.truncations)
-        lengths.append(count)
-    data = {name: np.concatenate(parts).astype(np.float32) for name, parts in fields.items()}
-    data["episode_lengths"] = np.asarray(lengths, np.int64)
-    return data
 
 
 def prepare_data(transitions: int, seed: int) -> Path:
@@ -135,14 +107,8 @@ def guidedrl_loader_agrees(data: dict) -> str:
     gives the same transitions as this script's reader (what d3rlpy is given)."""
     import gymnasium as gym
 
-    from guidedrl.offline import load_transitions
-
-    loaded = load_transitions(DATASET_ID, gym.make(ENV_ID))
-    for name in ("obs", "action", "reward", "next_obs", "terminated", "truncated"):
-        theirs = np.asarray(getattr(loaded, name), np.float32).reshape(data[name].shape)
-        if not np.allclose(theirs, data[name], atol=1e-6):
-            return f"differs in {name}"
-    return "same transitions"
+    differs = loader_differs(DATASET_ID, gym.make(ENV_ID), data)
+    return "same transitions" if differs is None else f"differs in {differs}"
 
 
 # -- the two sides ---------------------------------------------------------------------------
@@ -182,14 +148,14 @@ def _run_worker(command: list, env: dict) -> dict:
 
 
 def measure_guidedrl(hidden: str, batch: int, measure: int, seed: int) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--sizes", hidden,
+    command = [sys.executable, "-m", __spec__.name, "--worker", "--sizes", hidden,
                "--batches", str(batch), "--measure", str(measure), "--seed", str(seed)]
     return _run_worker(command, dict(os.environ))
 
 
 def measure_d3rlpy(python: str, npz: Path, hidden: str, batch: int, warmup: int, measure: int,
                    update_only: int, seed: int) -> dict:
-    command = [python, str(ROOT / "benchmarks" / "_d3rlpy_awac.py"), "--data", str(npz), "--hidden", hidden,
+    command = [python, "-m", "benchmarks.studies._d3rlpy_awac", "--data", str(npz), "--hidden", hidden,
                "--batch", str(batch), "--warmup", str(warmup), "--measure", str(measure),
                "--update-only", str(update_only), "--seed", str(seed), "--threads", "1"]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -290,7 +256,7 @@ def main() -> None:
 
     import jax
 
-    command = ("python benchmarks/offline_speed.py --sizes " + " ".join(args.sizes) + " --batches "
+    command = (f"python -m {__spec__.name} --sizes " + " ".join(args.sizes) + " --batches "
                + " ".join(map(str, args.batches)) + f" --repeats {args.repeats} --measure {args.measure} "
                f"--d3rlpy-measure {args.d3rlpy_measure} --d3rlpy-warmup {args.d3rlpy_warmup} "
                f"--d3rlpy-update-only {args.d3rlpy_update_only} --transitions {args.transitions}")

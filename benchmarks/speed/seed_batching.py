@@ -8,34 +8,28 @@ Pendulum-sized problem: 3 observations, 1 action) on one agent and vmapped over 
 alternating the sizes in one invocation, and reports time per step and per agent-step
 relative to K = 1.
 
-    python benchmarks/seed_batching.py                  # writes a docs/PERFORMANCE.md section
-    python benchmarks/seed_batching.py --seeds 1 --batch 64 128 256 --section update-cost
+    python -m benchmarks.speed.seed_batching                  # writes a docs/PERFORMANCE.md section
+    python -m benchmarks.speed.seed_batching --seeds 1 --batch 64 128 256 --section update-cost
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import write_section  # noqa: E402
+from guidedrl import agent
+from guidedrl.config import Config
+from guidedrl.replay import ReplayBuffer
+from guidedrl.types import BATCH_FIELDS, Batch
 
-from guidedrl import agent  # noqa: E402
-from guidedrl.config import Config  # noqa: E402
-from guidedrl.replay import ReplayBuffer  # noqa: E402
-from guidedrl.types import BATCH_FIELDS, Batch  # noqa: E402
+from benchmarks.common import ROOT, alternate, command, meta, write_section
 
-ROOT = Path(__file__).resolve().parent.parent
 OBS_DIM, ACTION_DIM = 3, 1
 
 
@@ -80,29 +74,27 @@ def main() -> None:
     parser.add_argument("--section", default="seed-batching",
                         help="name of the docs/PERFORMANCE.md section and docs/results JSON to write")
     args = parser.parse_args()
-    command = " ".join(["python benchmarks/seed_batching.py", *sys.argv[1:]])
     results = []
     for hidden, batch, guidance in itertools.product(args.hidden, args.batch, args.guidance):
         sizes = tuple(int(h) for h in hidden.split(","))
         config = Config(env="Pendulum-v1", guidance=guidance, hidden_sizes=sizes, batch_size=batch).agent
-        times = {k: [] for k in args.seeds}
-        for _ in range(2):  # alternate the sizes so that drift on a shared machine hits all
-            for seeds in args.seeds:
-                times[seeds].append(time_per_step(config, seeds, args.repeats))
+        # alternate the sizes so that drift on a shared machine hits all
+        times = alternate({k: lambda _, k=k: time_per_step(config, k, args.repeats) for k in args.seeds}, 2)
         base = statistics.median(times[args.seeds[0]])
         for seeds in args.seeds:
             t = statistics.median(times[seeds])
             results.append({"hidden": hidden, "batch": batch, "guidance": guidance, "seeds": seeds, "ms_per_step": 1e3 * t,
                             "relative_step_cost": t / base, "relative_cost_per_agent": t / base / seeds})
             print(json.dumps(results[-1]), flush=True)
-    meta = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "command": command}
-    (ROOT / f"docs/results/{args.section.replace('-', '_')}.json").write_text(json.dumps({**meta, "results": results}, indent=1) + "\n")
+    measured = meta(command(__spec__.name))
+    (ROOT / f"docs/results/{args.section.replace('-', '_')}.json").write_text(
+        json.dumps({**measured, "results": results}, indent=1) + "\n")
     lines = ["| networks | batch | strategy | seeds K | ms per vmapped step | step cost vs K = 1 | cost per agent-step vs K = 1 |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['hidden']} | {r['batch']} | {r['guidance']} | {r['seeds']} | {r['ms_per_step']:.2f} | "
                      f"{r['relative_step_cost']:.2f}x | {r['relative_cost_per_agent']:.2f}x |")
-    write_section(ROOT / "docs/PERFORMANCE.md", args.section, "\n".join(lines), meta,
+    write_section(ROOT / "docs/PERFORMANCE.md", args.section, "\n".join(lines), measured,
                   note="one gradient step, medians of timings alternated between K in one invocation")
 
 

@@ -1,0 +1,1 @@
+"""Timings: steps, updates, calls, suites, memory and deployed actions (docs/PERFORMANCE.md)."""

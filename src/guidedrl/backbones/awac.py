@@ -30,6 +30,7 @@ from flax import struct
 
 from guidedrl.backbones.critic import (apply_critic, critic_net, critic_step, init_networks,
                                       strategy_update, update_metrics)
+from guidedrl.backbones.critic import critic_q  # noqa: F401  (part of every backbone's interface)
 from guidedrl.networks import MLP, gaussian_log_prob
 from guidedrl.types import Batch, Metrics
 

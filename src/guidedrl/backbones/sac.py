@@ -22,6 +22,7 @@ from guidedrl.networks import (
 )
 from guidedrl.backbones.critic import (apply_critic, critic_net, critic_step, init_networks,
                                       strategy_update, update_metrics)
+from guidedrl.backbones.critic import critic_q  # noqa: F401  (part of every backbone's interface)
 from guidedrl.entropy import temperature_loss
 from guidedrl.types import Batch, Metrics
 

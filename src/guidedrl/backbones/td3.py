@@ -16,6 +16,7 @@ from flax import struct
 
 from guidedrl.backbones.critic import (apply_critic, critic_net, critic_step, init_networks,
                                       strategy_update, update_metrics)
+from guidedrl.backbones.critic import critic_q  # noqa: F401  (part of every backbone's interface)
 from guidedrl.networks import DeterministicActor
 from guidedrl.types import Batch, Metrics
 

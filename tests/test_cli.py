@@ -70,7 +70,7 @@ def test_envs_lists_every_built_in_task_with_its_guide_numbers(capsys):
     for row in table["tasks"]:
         assert row["guide_return"] == stored[row["id"]]["mean_return"]
         assert row["catastrophe_rate"] == stored[row["id"]]["catastrophe_rate"]
-    assert "python benchmarks/envs.py --alone" in table["source"]
+    assert "python -m benchmarks.studies.envs --alone" in table["source"]
     assert cli.main(["envs"]) == 0
     assert "SafeCartpole-v0" in capsys.readouterr().out
 

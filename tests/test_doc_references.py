@@ -22,9 +22,6 @@ def test_every_cited_document_exists():
 BENCHMARK_MODULE = re.compile(r"python3?\s+-m\s+(benchmarks(?:\.[A-Za-z_][\w]*)+)")
 BENCHMARK_PATH = re.compile(r"(?<![\w/.-])(benchmarks/[\w/]+\.py)\b")
 BENCHMARK_SCRIPT = re.compile(r"python3?\s+(benchmarks/[\w/]+\.py)\b")
-STALE_ALONE = "python benchmarks/envs.py --alone"
-"""guidedrl.envs.ALONE_COMMAND (and alone.json's record of it) still names the flat layout: it
-becomes ``python -m benchmarks.studies.envs --alone`` with the next measurement of the guides."""
 
 
 def _documents():
@@ -41,7 +38,7 @@ def test_every_benchmark_command_names_a_module_that_exists():
     a script by its path (the scripts import ``benchmarks.common``: they run as modules)."""
     wrong = []
     for path in _documents():
-        text = path.read_text().replace(STALE_ALONE, "")
+        text = path.read_text()
         where = path.relative_to(ROOT)
         for module in BENCHMARK_MODULE.findall(text):
             if not (ROOT / (module.replace(".", "/") + ".py")).is_file():

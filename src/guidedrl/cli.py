@@ -115,14 +115,12 @@ def _bench(args: BenchArgs, command: Optional[str] = None) -> int:
 
 
 def _envs(args: EnvsArgs) -> int:
-    from guidedrl.envs import ALONE_COMMAND, TASKS, default_guide, stored_alone
-    from guidedrl.envs.make_guide import measure_alone
+    from guidedrl.envs import ALONE_COMMAND, TASKS, stored_alone
+    from guidedrl.experiments.alone import measure_guides_alone
 
     if args.measure:
-        alone = {}
-        for task_id in TASKS:
-            print(f"measuring the guide of {task_id} alone ({args.episodes} episodes)...", file=sys.stderr)
-            alone[task_id] = measure_alone(default_guide(task_id), task_id, episodes=args.episodes)
+        alone = measure_guides_alone(args.episodes, on_task=lambda task_id, measured, seconds: print(
+            f"measured the guide of {task_id} alone ({args.episodes} episodes, {seconds:.0f} s)", file=sys.stderr))
         source = f"measured now over {args.episodes} episodes each (guidedrl envs --measure)"
     else:
         alone = stored_alone()

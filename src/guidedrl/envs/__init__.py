@@ -73,7 +73,7 @@ register_guide("swing-up", "guidedrl.guides.pendulum:pendulum_swing_up", task="P
 
 
 ALONE_FILE = GUIDE_DIR / "alone.json"
-ALONE_COMMAND = "python benchmarks/envs.py --alone"
+ALONE_COMMAND = "python -m benchmarks.studies.envs --alone"
 """The command that measured the numbers in :data:`ALONE_FILE` (each guide alone, 20 episodes)."""
 
 

@@ -35,6 +35,7 @@ from guidedrl.config import DEFAULT_GUIDE, Config
 from guidedrl.envs import check_env_id, env_id_of, is_factory, make_env, task_of
 from guidedrl.errors import CheckpointError, ConfigError, EnvError
 from guidedrl.guidance import get_strategy
+from guidedrl.guides.registry import DEFAULT, find_guide
 from guidedrl.names import resolve_guide
 from guidedrl import checkpoint
 from guidedrl.training.evaluate import EVAL_SEED_OFFSET
@@ -99,11 +100,12 @@ def resolve(config: Config, guide: Any = None, env: EnvSource = None, eval_env: 
 
 
 def _has_default_guide(env_id: str) -> bool:
+    """Whether ``env_id`` is a built-in task with a default guide in the guide registry."""
     try:
-        task_of(env_id)
+        task = task_of(env_id)
     except EnvError:
         return False
-    return True
+    return find_guide(DEFAULT, task.id) is not None
 
 
 def resolve_config(config: Config) -> Tuple[Config, Optional[dict]]:

@@ -87,6 +87,8 @@ class Config:
     """Discount factor."""
     tau: float = 0.005
     """Polyak coefficient of the target networks."""
+    critic_layer_norm: bool = False
+    """A LayerNorm before each hidden ReLU of the critics (keeps offline Q-values from diverging off the data's actions; docs/results/awac_collapse.md)."""
 
     # SAC
     learn_temperature: bool = True
@@ -123,6 +125,8 @@ class Config:
     """AWAC: lower bound of the policy's state-independent log-std."""
     awac_log_std_max: float = 0.0
     """AWAC: upper bound of the policy's state-independent log-std."""
+    awac_actor_output_scale: Optional[float] = None
+    """AWAC: draw the policy's output layer (kernel and bias) from U(±scale), as rlkit does with 1e-3; default: Flax's (lecun normal kernel, zero bias)."""
 
     # offline data (docs/OFFLINE.md)
     dataset: Optional[str] = None
@@ -326,6 +330,8 @@ class Config:
             raise ConfigError(f"awac_weights must be softmax or exp-clip, got {self.awac_weights!r}")
         if not self.awac_actor_weight_decay >= 0:
             raise ConfigError(f"awac_actor_weight_decay must be >= 0, got {self.awac_actor_weight_decay!r}")
+        if self.awac_actor_output_scale is not None and not self.awac_actor_output_scale > 0:
+            raise ConfigError(f"awac_actor_output_scale must be > 0, got {self.awac_actor_output_scale!r}")
         if not self.awac_log_std_min < self.awac_log_std_max:
             raise ConfigError(f"awac_log_std_min ({self.awac_log_std_min}) must be below awac_log_std_max "
                               f"({self.awac_log_std_max})")

@@ -60,6 +60,10 @@ def networks(config, state, action_dim: int, guide_free: bool) -> Dict[str, List
     if config.guidance == "pag":
         nets["perturbation"] = _mean_head(_dense_layers(state.guidance.params), action_dim)
     if config.confidence != "given":
+        if config.critic_layer_norm:
+            raise ConfigError(f"cannot export the critics of a run with critic_layer_norm: the exported networks "
+                              f"are plain Dense layers (confidence {config.confidence!r} needs the critics); "
+                              "export with guide_free=True, or train without critic_layer_norm")
         for j, head in enumerate(_twin_layers(state.backbone.critic_params)):
             nets[f"critic{j}"] = head
     if config.confidence == "risk":

@@ -7,7 +7,7 @@ keep in their state and pass explicitly.
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
@@ -21,16 +21,35 @@ ACTION_EPS = 1e-3
 
 
 class MLP(nn.Module):
-    """ReLU hidden layers, a linear output layer."""
+    """ReLU hidden layers, a linear output layer.
+
+    ``layer_norm``: a LayerNorm before each hidden ReLU. ``output_scale``: the output layer's
+    kernel and bias drawn from U(±output_scale) (rlkit's policy output layer, 1e-3) instead of
+    Flax's default (lecun normal kernel, zero bias)."""
 
     hidden_sizes: Sequence[int]
     out_dim: int
+    layer_norm: bool = False
+    output_scale: Optional[float] = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for size in self.hidden_sizes:
-            x = nn.relu(nn.Dense(size)(x))
-        return nn.Dense(self.out_dim)(x)
+            x = nn.Dense(size)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = nn.relu(x)
+        if self.output_scale is None:
+            return nn.Dense(self.out_dim)(x)
+        uniform = _uniform(self.output_scale)
+        return nn.Dense(self.out_dim, kernel_init=uniform, bias_init=uniform)(x)
+
+
+def _uniform(scale: float):
+    """An initialiser drawing U(±scale)."""
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -scale, scale)
+    return init
 
 
 class TanhGaussianActor(nn.Module):
@@ -58,9 +77,11 @@ class DeterministicActor(nn.Module):
 
 
 class TwinCritic(nn.Module):
-    """Q_1(s, a), Q_2(s, a) computed as one vmapped network. Output shape (2, *batch)."""
+    """Q_1(s, a), Q_2(s, a) computed as one vmapped network. Output shape (2, *batch).
+    ``layer_norm``: a LayerNorm before each hidden ReLU (see :class:`MLP`)."""
 
     hidden_sizes: Sequence[int]
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
@@ -71,7 +92,7 @@ class TwinCritic(nn.Module):
             in_axes=None,
             out_axes=0,
             axis_size=2,
-        )(self.hidden_sizes, 1)
+        )(self.hidden_sizes, 1, self.layer_norm)
         return critics(jnp.concatenate([obs, action], axis=-1))[..., 0]
 
 

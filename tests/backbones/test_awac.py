@@ -170,3 +170,29 @@ def test_awac_defaults_follow_the_reference():
     assert Config(algo="sac").minibatch_size == 256 and Config(algo="sac").warmup_steps == 1000
     assert Config(algo="sac", dataset="x/y-v0").warmup_steps == 0
     assert Config(algo="awac", batch_size=64, learning_starts=10).minibatch_size == 64
+
+
+def test_actor_output_scale_draws_the_output_layer_from_a_small_uniform():
+    """awac_actor_output_scale (rlkit's U(±1e-3) policy output layer): the output layer's kernel
+    and bias lie within ±scale, so every initial mean is near 0; the default keeps Flax's layer."""
+    obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
+    for scale in (1e-3, None):
+        config = Config(algo="awac", hidden_sizes=(8, 8), awac_actor_output_scale=scale)
+        net = awac.actor_net(config, 2)
+        params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+        output = params["params"]["MLP_0"]["Dense_2"]
+        largest = max(float(jnp.max(jnp.abs(output["kernel"]))), float(jnp.max(jnp.abs(output["bias"]))))
+        assert (largest <= 1e-3) == (scale is not None)
+    with pytest.raises(ConfigError, match="awac_actor_output_scale"):
+        Config(algo="awac", awac_actor_output_scale=0.0)
+
+
+def test_critic_layer_norm_adds_a_layer_norm_to_each_hidden_layer():
+    config = Config(algo="awac", hidden_sizes=(8, 8), critic_layer_norm=True)
+    state = agent.init(config, jax.random.PRNGKey(0), 3, 1)
+    critic = state.backbone.critic_params["params"]["VmapMLP_0"]
+    assert {"LayerNorm_0", "LayerNorm_1"} <= set(critic)
+    assert "LayerNorm_0" not in agent.init(Config(algo="awac", hidden_sizes=(8, 8)), jax.random.PRNGKey(0), 3,
+                                           1).backbone.critic_params["params"]["VmapMLP_0"]
+    _, metrics = jax.jit(agent.update, static_argnums=0)(config, state, hand_batch(), jax.random.PRNGKey(1))
+    assert all(np.isfinite(float(v)) for v in metrics.values())

@@ -20,7 +20,7 @@ update runs in the offline phase (on dataset batches) and online (one update per
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import flax.linen as nn
 import jax
@@ -59,10 +59,11 @@ class GaussianActor(nn.Module):
     action_dim: int
     log_std_min: float
     log_std_max: float
+    output_scale: Optional[float] = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> Tuple[jax.Array, jax.Array]:
-        mean = jnp.tanh(MLP(self.hidden_sizes, self.action_dim)(obs))
+        mean = jnp.tanh(MLP(self.hidden_sizes, self.action_dim, output_scale=self.output_scale)(obs))
         logit = self.param("log_std_logit", nn.initializers.zeros, (self.action_dim,))
         log_std = self.log_std_min + jax.nn.sigmoid(logit) * (self.log_std_max - self.log_std_min)
         return mean, jnp.broadcast_to(log_std, mean.shape)
@@ -70,7 +71,7 @@ class GaussianActor(nn.Module):
 
 def actor_net(config, action_dim: int) -> GaussianActor:
     return GaussianActor(tuple(config.hidden_sizes), action_dim, config.awac_log_std_min,
-                         config.awac_log_std_max)
+                         config.awac_log_std_max, config.awac_actor_output_scale)
 
 
 def _optimisers(config):

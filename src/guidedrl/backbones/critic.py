@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the strategies' hooks (guidance imports nothing from here)
 
 
 def critic_net(config) -> TwinCritic:
-    return TwinCritic(tuple(config.hidden_sizes))
+    return TwinCritic(tuple(config.hidden_sizes), config.critic_layer_norm)
 
 
 def critic_target(

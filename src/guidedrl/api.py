@@ -8,6 +8,7 @@ import gymnasium as gym
 
 from guidedrl.config import Config
 from guidedrl.envs import env_id_of
+from guidedrl.jaxenvs.base import JaxEnv
 from guidedrl.training.loop import train as _train_loop
 from guidedrl.training.run import Run, evaluate, load
 
@@ -35,12 +36,16 @@ def train(
     is written to disk; with a directory you get config.json, metrics.csv, TensorBoard
     events and checkpoints there, as from the command line.
 
+    ``env`` may also be a JAX environment (``"gymnax/Pendulum-v1"``, ``"jax/PointReach-v0"`` or a
+    :class:`~guidedrl.jaxenvs.JaxEnv`), trained on the jitted path, its guide then a
+    :class:`~guidedrl.jaxenvs.JaxGuide`; ``seeds=K`` trains K seeds side by side there.
+
     ``guide`` is a :class:`~guidedrl.Guide` or, as ``--guide`` takes, a name (``"default"``:
     the built-in task's own guide), ``module:attr`` or a checkpoint path.
     ``on_evaluation(row, run)`` is called after each evaluation.
     """
     settings = Config.from_dict(dict(
-        config, env=env_id_of(env), algo=algo, guidance=guidance, steps=steps, seed=seed, out=out,
+        config, env=env.name if isinstance(env, JaxEnv) else env_id_of(env), algo=algo, guidance=guidance, steps=steps, seed=seed, out=out,
     ))
     return _train_loop(settings, guide=guide, env=None if isinstance(env, str) else env,
                        eval_env=eval_env, on_evaluation=on_evaluation)

@@ -235,6 +235,11 @@ def _train(config: Config, words: Sequence[str] = ()) -> int:
                 f"actor alone (guide removed): eval return {last['eval_return_guide_free']:.1f}; "
                 f"the guide acted on {last['guide_usage']:.0%} of the last {run.config.eval_every} training steps"
             )
+    for other in getattr(run, "seed_runs", [run])[1:]:  # --seeds K: the others, one line each
+        row = other.history[-1] if other.history else None
+        if row is not None:
+            console.print(f"seed {other.config.seed}: eval return {row['eval_return']:.1f} ± "
+                          f"{row['eval_return_std']:.1f}, {row['train_catastrophes']} catastrophes ({other.directory})")
     console.print(f"evaluate again with: guidedrl eval {run.directory}")
     return 0
 

@@ -24,7 +24,7 @@ GuideRegion = Literal["default", "always", "narrow", "none-region"]
 
 ALGOS: Tuple[str, ...] = ("sac", "td3", "awac")
 LOOP_FIELDS: Tuple[str, ...] = (
-    "env", "guide", "steps", "seed", "out", "resume", "batch_size", "buffer_size",
+    "env", "guide", "steps", "seed", "seeds", "out", "resume", "batch_size", "buffer_size",
     "learning_starts", "updates_per_step", "train_every", "eval_every", "eval_episodes",
     "checkpoint_every", "progress", "trust_code", "debug", "dataset", "offline_steps", "offline_ratio",
     "offline_eval_every", "offline_chunk", "guide_region", "jsrl_mode", "jsrl_stages", "jsrl_window",
@@ -61,6 +61,9 @@ class Config:
     """Environment steps to train for (the default run, PAG on SafeCartpole-v0, takes about two minutes on two cores); 0 with --offline-steps trains offline only."""
     seed: int = 0
     """Seed for the environment, network initialisation and sampling."""
+    seeds: int = 1
+    """Seeds trained side by side in one process, seed, seed+1, ..., with ``vmap`` (JAX envs only:
+    ``gymnax/...``, ``jax/...``; each seed's numbers are a one-seed run's); runs go to OUT/seed<k>."""
     out: Optional[str] = None
     """Run directory (default: runs/<env>-<algo>-<guidance>-s<seed>-<time>)."""
     resume: Optional[str] = None
@@ -248,6 +251,8 @@ class Config:
         """Raise :class:`ConfigError` naming the first bad value."""
         if self.algo not in ALGOS:
             raise ConfigError(f"unknown algo {self.algo!r}; expected one of {', '.join(ALGOS)}")
+        if self.seeds < 1:
+            raise ConfigError(f"seeds must be at least 1, got {self.seeds!r}")
         if self.guidance not in GUIDANCES:
             raise ConfigError(
                 f"unknown guidance {self.guidance!r}; expected one of {', '.join(GUIDANCES)}"

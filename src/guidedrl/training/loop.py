@@ -27,6 +27,9 @@ how to resume once it is fixed; a resumed run then continues exactly as an unint
 would have. A file that cannot be written (a full disk) raises
 :class:`~guidedrl.errors.WriteError` naming it; the last good checkpoint stays intact.
 
+A JAX environment (``gymnax/<task>``, ``jax/<task>``) trains on the jitted path instead
+(:mod:`.scanned`): the same agent, every step of an evaluation interval in one ``lax.scan``.
+
 The two jitted calls a step makes and the offline phase's are in :mod:`.jitted`; the loop's
 records (its counters, the run in progress, a step's outcome) in :mod:`.state`.
 
@@ -45,6 +48,7 @@ import gymnasium as gym
 from guidedrl.config import Config
 from guidedrl.training.run import Run
 
+from guidedrl.training import scanned
 from guidedrl.training.evaluation import evaluate_and_log
 from guidedrl.training.failures import StopFlag, checkpoint_if_due, close, guarded, interrupt
 from guidedrl.training.offline import offline_phase
@@ -79,6 +83,8 @@ def train(
     state) when the guide, the env or the update fails, :class:`~guidedrl.errors.WriteError`
     when a file cannot be written, and :class:`TrainingInterrupted` on Ctrl-C / SIGTERM.
     """
+    if scanned.requested(config, env):  # a JAX env: the jitted path
+        return scanned.train_jax(config, guide, env, chosen=chosen, default_out=default_out, say=say)
     loop = setup(config, guide, env, eval_env, on_evaluation, chosen=chosen, default_out=default_out, say=say)
     config = loop.config
     bar = _progress_bar(config) if config.progress else None

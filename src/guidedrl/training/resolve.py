@@ -16,12 +16,18 @@ Every rewrite of a run's config happens here, in this order, and nowhere else:
 6. ``--confidence risk`` on an env that reports neither ``info["catastrophe"]`` nor
    ``info["cost"]`` runs as q-gap, and says so once (a ``RuntimeWarning``).
 
+A JAX environment (``gymnax/<task>``, ``jax/<task>``: the jitted path,
+:mod:`guidedrl.training.scanned`) takes the same path; its envs are one
+:class:`~guidedrl.jaxenvs.JaxEnv` and its guide a :class:`~guidedrl.jaxenvs.JaxGuide`
+(a built-in one by name, or one given from Python). ``--seeds K`` above 1 needs one.
+
 ``guidedrl train`` and ``guidedrl.train()`` both arrive here (through
 :func:`guidedrl.training.loop.train`); their defaults differ only where docs/DESIGN.md says why.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -36,11 +42,15 @@ from guidedrl.envs import check_env_id, env_id_of, is_factory, make_env, task_of
 from guidedrl.errors import CheckpointError, ConfigError, EnvError
 from guidedrl.guidance import get_strategy
 from guidedrl.guides.registry import DEFAULT, find_guide
+from guidedrl.jaxenvs import JaxEnv, JaxGuide, find_jax_guide, is_jax_env, jax_guide_names, make_jax_env
 from guidedrl.names import resolve_guide
 from guidedrl import checkpoint
 from guidedrl.training.evaluate import EVAL_SEED_OFFSET
 from guidedrl.training.state import default_out as default_out_dir
 from guidedrl.training.state import describe
+
+SEEDS_FILE = "seeds.json"
+"""Seeds trained side by side (``--seeds K``) write their directories in this file of ``--out``."""
 
 EnvSource = Union[str, gym.Env, Callable[[], gym.Env], None]
 
@@ -85,6 +95,11 @@ def resolve(config: Config, guide: Any = None, env: EnvSource = None, eval_env: 
     if env is None and resume_meta is not None:  # the env id came from the checkpoint's files
         check_env_id(config.env, config.trust_code, os.path.join(resume_meta["directory"], checkpoint.META))
     source = env if env is not None else config.env
+    if is_jax_env(source):
+        return _resolve_jax(config, strategy, guide, source, resume_meta)
+    if config.seeds > 1:
+        raise ConfigError(f"--seeds {config.seeds} trains seeds side by side on the jitted path, for JAX envs "
+                          f"(gymnax/<task>, jax/<task>); {config.env!r} is a Gymnasium env: one seed per run")
     modes = 2 if strategy.uses_guide else 1  # the deployed policy, and the actor alone beside it
     train_env, eval_envs = build_envs(source, eval_env, modes * config.eval_episodes)
     if env is not None:  # an id, an instance or a factory: the id of the env it made
@@ -99,8 +114,47 @@ def resolve(config: Config, guide: Any = None, env: EnvSource = None, eval_env: 
     return Resolved(config, strategy, guide, train_env, eval_envs, resume_meta)
 
 
+def _resolve_jax(config: Config, strategy: Any, guide: Any, source: Any, resume_meta: Optional[dict]) -> Resolved:
+    """Steps 5-6 and the guide for a JAX environment: the env object, its id, its guide."""
+    env = source if isinstance(source, JaxEnv) else make_jax_env(source)
+    config = config.replace(env=env.name)
+    if config.confidence == "risk" and not env.reports_catastrophes:
+        warnings.warn(f"the env {config.env!r} reports no catastrophes: the risk confidence has nothing to learn "
+                      "its risk from and runs as q-gap", RuntimeWarning)
+        config = config.replace(confidence="q-gap")
+    if guide is not None and not isinstance(guide, JaxGuide):
+        raise ConfigError(f"a JAX env's guide is a guidedrl.jaxenvs.JaxGuide (a traceable function); got "
+                          f"{type(guide).__name__}")
+    if guide is not None:
+        config = config.replace(guide=None)
+    elif config.guide is not None:
+        guide = find_jax_guide(config.guide, env.name)
+        if guide is None:
+            known = ", ".join(jax_guide_names(env.name)) or "none"
+            raise ConfigError(f"{env.name!r} has no built-in JAX guide {config.guide!r} (it has: {known}); give a "
+                              "guidedrl.jaxenvs.JaxGuide from Python")
+    if strategy.uses_guide and guide is None:
+        raise ConfigError(f"guidance {config.guidance!r} needs a guide: pass --guide (CLI) or guide= (Python)")
+    if guide is not None and config.guide_region != "default":
+        guide = _jax_region(guide, config.guide_region)
+    return Resolved(config, strategy, guide, env, [], resume_meta)
+
+
+def _jax_region(guide: JaxGuide, region: str) -> JaxGuide:
+    """``--guide-region`` on a traceable guide: ``always`` (λ = 1) or ``none-region`` (λ = 0)."""
+    import jax.numpy as jnp
+
+    if region not in ("always", "none-region"):
+        raise ConfigError(f"--guide-region {region} is not available for a JAX guide (always, none-region are)")
+    value = 1.0 if region == "always" else 0.0
+    return JaxGuide(lambda obs: (guide.fn(obs)[0], jnp.full((), value, jnp.float32)),
+                    name=f"{guide.name}[{region}]", made_for=guide.made_for)
+
+
 def _has_default_guide(env_id: str) -> bool:
     """Whether ``env_id`` is a built-in task with a default guide in the guide registry."""
+    if is_jax_env(env_id):
+        return find_jax_guide(DEFAULT, env_id) is not None
     try:
         task = task_of(env_id)
     except EnvError:
@@ -113,14 +167,17 @@ def resolve_config(config: Config) -> Tuple[Config, Optional[dict]]:
     ``progress``, ``debug`` and ``trust_code``, and the guide if it is named again)."""
     if config.resume is None:
         return config, None
-    meta = checkpoint.read_meta(config.resume)
+    group = Path(config.resume) / SEEDS_FILE  # seeds trained side by side: each in its own directory
+    first = json.loads(group.read_text())["directories"][0] if group.is_file() else config.resume
+    meta = checkpoint.read_meta(first)
     if meta.get("kind") != "training":
         raise CheckpointError(
             f"checkpoint {meta['directory']!r} is a policy checkpoint; resuming needs a run's training checkpoint"
         )
     saved = Config.from_dict(meta["config"])
     named = config.guide if config.guide not in (None, DEFAULT_GUIDE) else None
-    resumed = saved.replace(resume=config.resume, out=str(Path(meta["directory"]).parent),
+    out = config.resume if group.is_file() else str(Path(meta["directory"]).parent)
+    resumed = saved.replace(resume=config.resume, out=out, seed=int(meta.get("seeds", [saved.seed])[0]),
                             progress=config.progress, debug=config.debug, trust_code=config.trust_code,
                             **({"guide": named} if named is not None else {}))
     meta["guide_named_again"] = named is not None

@@ -55,6 +55,15 @@ def resolve_guide(spec: Union[str, Guide], env_id: str, *, region: str = "defaul
 
 def _resolve_spec(spec: str, env_id: str, trust_code: bool, source: Optional[str]) -> Guide:
     """The guide a ``--guide`` spec names, with its own region."""
+    if env_id.startswith(("gymnax/", "jax/")):  # a JAX env's built-in guides are traceable functions
+        from guidedrl.jaxenvs import find_jax_guide, jax_guide_names
+        from guidedrl.jaxenvs.gym_wrapper import host_guide
+
+        found = find_jax_guide(spec, env_id)
+        if found is not None:
+            return host_guide(found)
+        if spec == DEFAULT_GUIDE or spec in jax_guide_names(env_id):
+            raise ConfigError(f"{env_id!r} has no default guide: pass --guide NAME|module:attr|PATH")
     if spec == DEFAULT_GUIDE:
         try:
             return default_guide(env_id)

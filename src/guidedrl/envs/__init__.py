@@ -238,7 +238,12 @@ def make_env(env: EnvSource, copy_instance: bool = False) -> gym.Env:
     error says to pass a factory.
     """
     _route_mujoco_warnings()
-    if isinstance(env, str):
+    if isinstance(env, str) and env.startswith(("gymnax/", "jax/")):  # a JAX env, stepped from the host
+        from guidedrl.jaxenvs import make_jax_env
+        from guidedrl.jaxenvs.gym_wrapper import GymFromJax
+
+        name, made = env, GymFromJax(make_jax_env(env))
+    elif isinstance(env, str):
         name = env
         made = _make_from_id(env)
     elif isinstance(env, gym.Env):

@@ -50,3 +50,20 @@ class GymFromJax(gym.Env):
             info = {"catastrophe": catastrophe, "cost": float(catastrophe)}
         return (np.asarray(transition.obs, np.float32), float(transition.reward), bool(transition.terminated),
                 bool(transition.truncated), info)
+
+
+def host_guide(jax_guide):
+    """``jax_guide`` as a :class:`~guidedrl.Guide` the host path calls with NumPy observations
+    (one jitted call each): how ``guidedrl eval`` and ``guidedrl.load`` act with a run trained on
+    the jitted path."""
+    from guidedrl.guides.base import Guide
+
+    call = jax.jit(jax_guide)
+
+    def policy(obs):
+        return np.asarray(call(np.asarray(obs, np.float32))[0], np.float64)
+
+    def confidence(obs):
+        return float(call(np.asarray(obs, np.float32))[1])
+
+    return Guide(policy, confidence, name=jax_guide.name)

@@ -200,9 +200,14 @@ def act_and_step(program: Program, keys: Keys, step: jax.Array, s: SeedState) ->
     transition = env.step(jax.random.fold_in(keys.env, step), s.env_state, env.to_env_units(action))
     next_guide_action, next_confidence = program.ask_guide(transition.obs)
     done = transition.terminated | transition.truncated
-    reset_obs, reset_state = env.reset(jax.random.fold_in(keys.reset, s.episode + 1))
-    reset_guide_action, reset_confidence = program.ask_guide(reset_obs)
-    pick = lambda reset, kept: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), reset, kept)  # noqa: E731
+
+    def fresh_episode(_):  # a branch, not a select: PointReach's reset draws a layout (~50 µs)
+        obs, state = env.reset(jax.random.fold_in(keys.reset, s.episode + 1))
+        return (obs, jax.tree_util.tree_map(lambda new, like: jnp.asarray(new, like.dtype), state, transition.state),
+                *program.ask_guide(obs))
+
+    obs, env_state, guide_action, confidence = jax.lax.cond(
+        done, fresh_episode, lambda _: (transition.obs, transition.state, next_guide_action, next_confidence), None)
     row = _row(program, s, action, transition, next_guide_action, next_confidence)
     finite = (jnp.all(jnp.isfinite(action)) & jnp.all(jnp.isfinite(transition.obs))
               & jnp.isfinite(transition.reward))
@@ -211,10 +216,7 @@ def act_and_step(program: Program, keys: Keys, step: jax.Array, s: SeedState) ->
         storage=jax.lax.dynamic_update_slice(s.storage, row[None], (s.position, 0)),
         position=(s.position + 1) % program.capacity,
         size=jnp.minimum(s.size + 1, program.capacity),
-        env_state=pick(reset_state, transition.state),
-        obs=pick(reset_obs, transition.obs),
-        guide_action=pick(reset_guide_action, next_guide_action),
-        confidence=pick(reset_confidence, next_confidence),
+        env_state=env_state, obs=obs, guide_action=guide_action, confidence=confidence,
         episode=s.episode + done,
         episode_step=jnp.where(done, 0, s.episode_step + 1),
         episode_return=jnp.where(done, 0.0, episode_return),

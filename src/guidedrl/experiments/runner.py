@@ -23,6 +23,7 @@ cluster, whose nodes must all see OUT at the same path (shared storage).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -135,9 +136,35 @@ def carry_over(trials: Sequence[Trial], out: Path, sources: Sequence, say=lambda
 # -- the trainable (runs on a Ray worker) ----------------------------------------------------
 
 
+def group_trials(trials: Sequence[Trial]) -> List[List[Trial]]:
+    """The grid's units of work: a JAX task's trials that differ only in seed are one (its seeds
+    train side by side in one process, :mod:`guidedrl.training.scanned`); every other trial is
+    one alone. Order kept (a group where its first trial stood)."""
+    from guidedrl.jaxenvs import is_jax_env
+
+    groups: Dict[object, List[Trial]] = {}
+    for trial in trials:
+        key = (trial.task, trial.strategy, trial.backbone, trial.steps, trial.guidance, trial.overrides) \
+            if is_jax_env(trial.task) else trial.id
+        groups.setdefault(key, []).append(trial)
+    return list(groups.values())
+
+
+def group_params(group: Sequence[Trial]) -> Dict:
+    """A group as the grid's ``trial`` parameter: its first trial, with the others' seeds."""
+    return {**group[0].to_dict(), **({"group_seeds": [t.seed for t in group[1:]]} if len(group) > 1 else {})}
+
+
+def trials_of(params_trial: Mapping) -> List[Trial]:
+    """The trials a grid's ``trial`` parameter stands for (:func:`group_params`)."""
+    first = Trial.from_dict(params_trial)
+    return [first] + [dataclasses.replace(first, seed=int(seed)) for seed in params_trial.get("group_seeds", ())]
+
+
 def train_trial(params: Dict) -> None:
     """Ray Tune function trainable: train one trial into ``params["runs"]/<id>``, reporting
-    each evaluation row; resume from its checkpoint if an earlier attempt was interrupted."""
+    each evaluation row; resume from its checkpoint if an earlier attempt was interrupted. A
+    group of a JAX task's seeds (:func:`group_trials`) trains in one process."""
     from ray import tune
 
     from guidedrl.config import Config
@@ -147,9 +174,14 @@ def train_trial(params: Dict) -> None:
 
     one_worker_thread()  # the worker's first trial: XLA's pool gets one thread (a no-op after)
 
-    trial = Trial.from_dict(params["trial"])
     if params.get("minari"):  # the suite's dataset store (a reused worker may have run another suite)
         os.environ["MINARI_DATASETS_PATH"] = params["minari"]
+    group = trials_of(params["trial"])
+    if len(group) > 1:
+        train_group(group, Path(params["runs"]),
+                    lambda rows: tune.report({"step": sum(int(r["step"]) for r in rows), "trial": group[0].id}))
+        return
+    trial = group[0]
     run_dir = Path(params["runs"]) / trial.id
     if (run_dir / DONE).exists():
         return
@@ -165,6 +197,31 @@ def train_trial(params: Dict) -> None:
     run = train(config, on_evaluation=report)
     last = run.history[-1] if run.history else {}
     _write_json(run_dir / DONE, {"trial": trial.to_dict(), "final": last})
+
+
+def train_group(group: Sequence[Trial], runs: Path, report=None) -> None:
+    """A JAX task's seeds (``group``: trials that differ only in seed) trained side by side in
+    this process, each into its own run directory as one trial alone would be; resumed when every
+    unfinished one has a checkpoint (an interrupted group), started again otherwise."""
+    from guidedrl.checkpoint import find_checkpoint
+    from guidedrl.training.resolve import resolve
+    from guidedrl.training.scanned import train_scanned
+
+    group = [t for t in group if not (runs / t.id / DONE).exists()]
+    if not group:
+        return
+    directories = [runs / t.id for t in group]
+    resume = all(find_checkpoint(d) is not None for d in directories)
+    if not resume:
+        for directory in directories:
+            if directory.exists():
+                shutil.rmtree(directory)
+    config = group[0].config(str(directories[0]))
+    resolved = resolve(config.replace(out=None), None, None, None)
+    result = train_scanned(resolved.config.replace(out=str(directories[0])), resolved.train_env, resolved.guide,
+                           [t.seed for t in group], directories=directories, resume=resume, on_evaluation=report)
+    for trial, directory, history in zip(group, directories, result.histories):
+        _write_json(directory / DONE, {"trial": trial.to_dict(), "final": history[-1] if history else {}})
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -225,7 +282,8 @@ def _progress_callback(tune, trials: Sequence[Trial], show: bool, save, errors: 
 
         def on_trial_error(self, iteration, trials, trial, **info):
             self.crashed += 1
-            errors[Trial.from_dict(trial.config["trial"]).id] = "crashed (see the final record)"
+            for crashed in trials_of(trial.config["trial"]):
+                errors[crashed.id] = "crashed (see the final record)"
             self._update()
             save()
             if self.bar is not None:
@@ -336,7 +394,7 @@ def _run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opt
         callback = _progress_callback(tune, todo, progress, write_record, errors)
         tuner = tune.Tuner(
             tune.with_resources(train_trial, {"cpu": 1}),
-            param_space={"trial": tune.grid_search([t.to_dict() for t in todo]), "runs": str(runs),
+            param_space={"trial": tune.grid_search([group_params(g) for g in group_trials(todo)]), "runs": str(runs),
                          **({"minari": str(store)} if store is not None else {})},
             tune_config=tune.TuneConfig(reuse_actors=True,
                                         trial_dirname_creator=lambda trial: Trial.from_dict(trial.config["trial"]).id),
@@ -353,7 +411,8 @@ def _run_suite(trials: Sequence[Trial], out, suite: str = "custom", command: Opt
                 ray.shutdown()
         for result in grid:
             if result.error is not None:
-                errors[Trial.from_dict(result.config["trial"]).id] = _error_line(result.error)
+                for crashed in trials_of(result.config["trial"]):
+                    errors[crashed.id] = _error_line(result.error)
 
     record = write_record()
     wall = record["invocations"][-1]["wall_time"]

@@ -127,6 +127,7 @@ class Trial:
     @classmethod
     def from_dict(cls, data: Mapping) -> "Trial":
         data = dict(data)
+        data.pop("group_seeds", None)  # the grid's marker of seeds trained with this one (runner.py)
         data["overrides"] = tuple((str(k), v) for k, v in data.get("overrides", ()))
         return cls(**data)
 

@@ -396,14 +396,21 @@ def check_config(config: Config) -> None:
 
 
 def train_scanned(config: Config, env: JaxEnv, guide: Optional[JaxGuide], seeds: Sequence[int],
-                  say=None, lanes: str = "map") -> ScannedRun:
+                  say=None, lanes: str = "map", directories: Optional[Sequence[Path]] = None,
+                  resume: Optional[bool] = None, on_evaluation=None) -> ScannedRun:
     """Train ``len(seeds)`` runs of ``config`` (its seed replaced by each) on ``env`` in one
-    process, one scanned program per evaluation interval; see the module's docstring."""
+    process, one scanned program per evaluation interval; see the module's docstring.
+
+    ``directories``: each seed's run directory (default: :func:`seed_directories`, with
+    ``OUT/seeds.json``); ``resume``: continue each from its checkpoint (default: whether
+    ``config.resume`` is set); ``on_evaluation(rows)``: called with every seed's row after each
+    evaluation (the benchmark grid reports progress with it)."""
     check_config(config)
     seeds = [int(seed) for seed in seeds]
     program = program_of(config, env, guide, lanes)
-    directories = seed_directories(config, seeds)
-    if len(seeds) > 1 and config.out is not None:
+    given_directories = directories is not None
+    directories = [Path(d) for d in directories] if given_directories else seed_directories(config, seeds)
+    if len(seeds) > 1 and config.out is not None and not given_directories:
         from guidedrl.training.resolve import SEEDS_FILE
 
         Path(config.out).mkdir(parents=True, exist_ok=True)
@@ -411,7 +418,8 @@ def train_scanned(config: Config, env: JaxEnv, guide: Optional[JaxGuide], seeds:
             {"seeds": seeds, "directories": [str(d) for d in directories]}, indent=2))
     configs = [config.replace(seed=seed, out=None if d is None else str(d)) for seed, d in zip(seeds, directories)]
     keys = jax.tree_util.tree_map(lambda *k: jnp.stack(k), *[root_keys(seed) for seed in seeds])
-    resumed = _resume(config, program, seeds, directories) if config.resume else None
+    resuming = bool(config.resume) if resume is None else resume
+    resumed = _resume(config, program, seeds, directories) if resuming else None
     if resumed is not None:
         states, step, histories = resumed
     else:
@@ -437,6 +445,8 @@ def train_scanned(config: Config, env: JaxEnv, guide: Optional[JaxGuide], seeds:
             states, step = after, step + length
             states = _evaluate_and_log(program, keys, states, configs, loggers, histories, step, length, elapsed,
                                        wall_before, wall_start)
+            if on_evaluation is not None:
+                on_evaluation([history[-1] for history in histories])
             if step % config.checkpoint_every < length or step == config.steps or stop.raised:
                 _save(program, configs, directories, states, step, seeds)
             if stop.raised and step < config.steps:  # Ctrl-C, SIGTERM: the interval finished, saved

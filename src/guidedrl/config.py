@@ -48,7 +48,7 @@ class Config:
     """Train an off-policy actor-critic agent, optionally with a local guide."""
 
     env: str = "SafeCartpole-v0"
-    """Gymnasium environment id: a built-in task (guidedrl envs) or any registered id with a Box action space."""
+    """Gymnasium environment id: a built-in task (guidedrl envs) or any registered id with a Box action space; or a JAX env, gymnax/<task> or jax/<task>, trained on the jitted path (docs/ENVS.md)."""
     algo: Algo = "sac"
     """Backbone: sac, td3 or awac (offline pre-training then online fine-tuning; docs/OFFLINE.md)."""
     guidance: Guidance = "pag"
@@ -62,8 +62,8 @@ class Config:
     seed: int = 0
     """Seed for the environment, network initialisation and sampling."""
     seeds: int = 1
-    """Seeds trained side by side in one process, seed, seed+1, ..., with ``vmap`` (JAX envs only:
-    ``gymnax/...``, ``jax/...``; each seed's numbers are a one-seed run's); runs go to OUT/seed<k>."""
+    """Seeds trained in one process, seed, seed+1, ... (JAX envs only, gymnax/... and jax/...;
+    each seed's numbers are its one-seed run's); runs go to OUT/seed<k>."""
     out: Optional[str] = None
     """Run directory (default: runs/<env>-<algo>-<guidance>-s<seed>-<time>)."""
     resume: Optional[str] = None

@@ -58,6 +58,20 @@ def test_pendulum_guides_equal_their_numpy_versions(name, numpy_guide):
     assert 0 < np.mean(np.asarray(confidences)) <= 1
 
 
+def test_every_jax_env_is_registered_with_gymnasium_and_steps_from_the_host():
+    import gymnasium as gym
+
+    from guidedrl.envs import JAX_ENV_IDS, make_env
+    from guidedrl.jaxenvs.gymnax_envs import GYMNAX_TASKS
+    from guidedrl.jaxenvs.point import POINT_TWINS
+
+    assert set(JAX_ENV_IDS) == {f"gymnax/{t}" for t in GYMNAX_TASKS} | {f"jax/{t}" for t in POINT_TWINS}
+    env = make_env("gymnax/Pendulum-v1")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3,) and env.action_space.shape == (1,)
+    assert all(gym.spec(i) is not None for i in JAX_ENV_IDS)
+
+
 def test_names():
     assert is_jax_env("gymnax/Pendulum-v1") and is_jax_env("jax/PointReach-v0") and not is_jax_env("Pendulum-v1")
     assert find_jax_guide("default", "gymnax/Pendulum-v1").name == "pendulum-lqr"

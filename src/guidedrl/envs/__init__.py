@@ -86,12 +86,20 @@ def stored_alone() -> Dict[str, dict]:
     return json.loads(ALONE_FILE.read_text())["tasks"]
 
 
+JAX_ENV_IDS = ("gymnax/Pendulum-v1", "gymnax/MountainCarContinuous-v0", "jax/PointCircle-v0", "jax/PointReach-v0")
+"""The JAX envs (:mod:`guidedrl.jaxenvs`), registered with Gymnasium too: stepped from the host, so
+a run trained on the jitted path evaluates, loads and exports as any other."""
+
+
 def _register() -> None:
     for task in TASKS.values():
         if task.id == "Pendulum-v1" or NAMESPACE + task.id in gym.registry:
             continue
         gym.register(id=NAMESPACE + task.id, entry_point=task.entry_point,
                      max_episode_steps=task.max_episode_steps)
+    for env_id in JAX_ENV_IDS:  # their own step counts the time limit
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="guidedrl.jaxenvs.gym_wrapper:gym_env", kwargs={"name": env_id})
 
 
 def task_of(env_id: str) -> Task:
@@ -238,12 +246,7 @@ def make_env(env: EnvSource, copy_instance: bool = False) -> gym.Env:
     error says to pass a factory.
     """
     _route_mujoco_warnings()
-    if isinstance(env, str) and env.startswith(("gymnax/", "jax/")):  # a JAX env, stepped from the host
-        from guidedrl.jaxenvs import make_jax_env
-        from guidedrl.jaxenvs.gym_wrapper import GymFromJax
-
-        name, made = env, GymFromJax(make_jax_env(env))
-    elif isinstance(env, str):
+    if isinstance(env, str):
         name = env
         made = _make_from_id(env)
     elif isinstance(env, gym.Env):

@@ -52,6 +52,14 @@ class GymFromJax(gym.Env):
                 bool(transition.truncated), info)
 
 
+def gym_env(name: str) -> GymFromJax:
+    """The JAX env ``name`` as a Gymnasium env: the entry point of its Gymnasium registration
+    (:data:`guidedrl.envs.JAX_ENV_IDS`)."""
+    from guidedrl.jaxenvs import make_jax_env
+
+    return GymFromJax(make_jax_env(name))
+
+
 def host_guide(jax_guide):
     """``jax_guide`` as a :class:`~guidedrl.Guide` the host path calls with NumPy observations
     (one jitted call each): how ``guidedrl eval`` and ``guidedrl.load`` act with a run trained on

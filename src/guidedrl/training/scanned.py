@@ -13,8 +13,8 @@ K seeds (``--seeds K``) are one program: each interval runs the seeds one after 
 it (``lax.map``), so each seed's numbers are bit for bit those of a one-seed run of that seed
 (tests/training/test_scanned.py). Batching the seeds with ``vmap`` instead (``lanes="vmap"``)
 changes the order XLA sums a batched matmul in, and with it a seed's parameters by about 1e-5
-after 300 steps (measured): equal only up to float32 rounding, and on this CPU no faster at
-64-64 (K = 4, alternated in one process). The env-step counter is shared by the seeds, so what
+after 300 steps (measured): equal only up to float32 rounding, and in a first look no faster
+at 64-64 (K = 4, alternated in one process while other jobs shared the cores). The env-step counter is shared by the seeds, so what
 depends on it alone (the warm-up, the ``train_every`` schedule) stays a real branch.
 
 Ctrl-C / SIGTERM ends the interval in progress, saves and raises ``TrainingInterrupted``.

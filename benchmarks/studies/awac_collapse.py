@@ -61,6 +61,15 @@ VARIANTS = {
     "log-std-min--1": ("log σ in [-1, 0] instead of [-6, 0]", dict(awac_log_std_min=-1.0)),
     "obs-standardised": ("observations standardised with the dataset's mean and std (a wrapper, and the same "
                          "data recorded through it)", {}),
+    # phase 2: critic LayerNorm combined with one more change each
+    "ln-lambda-3": ("critic LayerNorm, λ 3", dict(critic_layer_norm=True, awac_lambda=3.0)),
+    "ln-lambda-10": ("critic LayerNorm, λ 10", dict(critic_layer_norm=True, awac_lambda=10.0)),
+    "ln-actor-init-1e-3": ("critic LayerNorm, policy output layer U(±1e-3)",
+                           dict(critic_layer_norm=True, awac_actor_output_scale=1e-3)),
+    "ln-batch-256": ("critic LayerNorm, batch 256", dict(critic_layer_norm=True, batch_size=256)),
+    "ln-exp-clip": ("critic LayerNorm, weights min(exp(A/λ), 100)", dict(critic_layer_norm=True, awac_weights="exp-clip")),
+    "ln-lambda-3-50k": ("critic LayerNorm, λ 3, 50k offline steps",
+                        dict(critic_layer_norm=True, awac_lambda=3.0, offline_steps=50_000)),
 }
 STANDARDISED = {"obs-standardised"}
 """Variants trained on :data:`STANDARDISED_DATASET` in :func:`standardised_env`."""
@@ -287,6 +296,7 @@ def offline_run(variant: str, seed: int, args, probe_for) -> dict:
     import guidedrl
 
     overrides = {**BASE, **VARIANTS[variant][1]}
+    offline_steps = overrides.pop("offline_steps", args.offline_steps)  # a variant may run longer
     standardised = variant in STANDARDISED
     probe = probe_for(overrides["batch_size"], standardised)
     curve, diagnostics = [], []
@@ -304,7 +314,7 @@ def offline_run(variant: str, seed: int, args, probe_for) -> dict:
     if standardised:
         env, dataset = standardised_env(*observation_stats()), STANDARDISED_DATASET
     guidedrl.train(env, algo="awac", guidance="none", dataset=dataset, steps=0,
-                   offline_steps=args.offline_steps, offline_eval_every=args.offline_eval_every,
+                   offline_steps=offline_steps, offline_eval_every=args.offline_eval_every,
                    eval_episodes=10, checkpoint_every=10**9, seed=seed, progress=False,
                    on_evaluation=on_evaluation, **overrides)
     return {"curve": curve, "diagnostics": diagnostics, "wall_seconds": time.perf_counter() - started}
@@ -426,7 +436,7 @@ def main() -> None:
             save()
     print(f"{DATASET}: {info['episodes']} episodes, mean return {info['mean_return']:.1f}; random {random:.1f}")
     print(table(results, random, info["mean_return"]))
-    for step in (5_000, 10_000, args.offline_steps):
+    for step in (5_000, 10_000, args.offline_steps, 50_000):
         print(f"\nat offline step {step:,} (medians over seeds; the probe's data return-to-go: "
               f"{Probe(data, 128, 0.99).data_return.mean():,.1f})")
         print(diagnostics_table(results, step))

@@ -35,6 +35,7 @@ class Packing:
         self.sizes = tuple(offsets[group] for group in self.groups)
         self.slots = tuple(self.slots)
         self._key = (self.treedef, self.shapes, tuple(d.name for d in self.dtypes))
+        self._hash = hash(self._key)  # a jitted call hashes its static packing at every step
 
     def pack(self, state: Any) -> Tuple[jax.Array, ...]:
         """The state's leaves, flattened and concatenated per dtype (traceable)."""
@@ -51,10 +52,10 @@ class Packing:
         return jax.tree_util.tree_unflatten(self.treedef, leaves)
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Packing) and self._key == other._key
+        return self is other or (isinstance(other, Packing) and self._hash == other._hash and self._key == other._key)
 
 
 pack = jax.jit(lambda packing, state: packing.pack(state), static_argnums=0)

@@ -391,8 +391,6 @@ def check_config(config: Config) -> None:
         raise ConfigError("the jitted path for JAX envs has no offline phase: give --dataset to a Gymnasium env")
     if config.guidance == "jsrl":
         raise ConfigError("jsrl's curriculum is decided on the host between episodes: train it on a Gymnasium env")
-    if config.confidence == "risk":
-        pass  # learned from the env's labels like on the host path
 
 
 def train_scanned(config: Config, env: JaxEnv, guide: Optional[JaxGuide], seeds: Sequence[int],
@@ -419,7 +417,7 @@ def train_scanned(config: Config, env: JaxEnv, guide: Optional[JaxGuide], seeds:
     configs = [config.replace(seed=seed, out=None if d is None else str(d)) for seed, d in zip(seeds, directories)]
     keys = jax.tree_util.tree_map(lambda *k: jnp.stack(k), *[root_keys(seed) for seed in seeds])
     resuming = bool(config.resume) if resume is None else resume
-    resumed = _resume(config, program, seeds, directories) if resuming else None
+    resumed = _resume(program, seeds, directories) if resuming else None
     if resumed is not None:
         states, step, histories = resumed
     else:
@@ -540,7 +538,7 @@ def _save(program, configs, directories, states, step, seeds) -> None:
         checkpoint.write_file(target / SCAN, serialization.to_bytes(loop_state))
 
 
-def _resume(config, program, seeds, directories):
+def _resume(program, seeds, directories):
     """(states, step, histories) from each seed's checkpoint."""
     loaded, steps, histories = [], [], []
     for seed, directory in zip(seeds, directories):

@@ -95,11 +95,11 @@ def bare_updates(hidden, measure, repeat: int) -> float:
     from guidedrl import agent
     from guidedrl.jaxenvs import make_jax_env
     from guidedrl.replay import unflatten
-    from guidedrl.training import scanned
+    from guidedrl.training import scan_program
 
     config = _config(hidden, measure)
-    program = scanned.program_of(config, make_jax_env(TASK), None)
-    state = scanned.initial_state(program, repeat)
+    program = scan_program.program_of(config, make_jax_env(TASK), None)
+    state = scan_program.initial_state(program, repeat)
     storage = jax.random.normal(jax.random.key(repeat), state.storage.shape)
 
     @jax.jit

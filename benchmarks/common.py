@@ -220,6 +220,25 @@ def run_or_resume(run_dir: Path, steps: int, **train_kwargs) -> list:
 TRANSITION_FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
 
 
+def random_return(env, episodes: int) -> float:
+    """Mean return of the uniform-random policy on ``env`` (env seeds 0..episodes-1, actions from
+    the action space seeded 0): the 0 of an offline score. Closes ``env``."""
+    import numpy as np
+
+    env.action_space.seed(0)
+    returns = []
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns))
+
+
 def read_transitions(dataset_id: str) -> dict:
     """A Minari dataset's transitions, episode after episode, read from its file (not through
     guidedrl): s = obs[:-1], s' = obs[1:], actions rescaled from the env's box to [-1, 1] (the

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import OUT, ROOT, command, one_xla_thread, write_json
+from benchmarks.common import random_return as common_random_return
 
 one_xla_thread()
 
@@ -154,18 +155,7 @@ def random_return(episodes: int = 100) -> float:
     """Mean return of the uniform-random policy (score 0), env seeds 0..episodes-1."""
     import gymnasium as gym
 
-    env = gym.make("Pendulum-v1")
-    env.action_space.seed(0)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
+    return common_random_return(gym.make("Pendulum-v1"), episodes)
 
 
 # -- the measurements -----------------------------------------------------------------------------

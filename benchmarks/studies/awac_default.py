@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import ROOT, command, one_xla_thread, write_json
+from benchmarks.common import random_return as common_random_return
 
 one_xla_thread()
 
@@ -56,19 +57,7 @@ def random_return(task: str, episodes: int = 10) -> float:
     """Mean return of the uniform-random policy on ``task`` (env seeds 0..episodes-1)."""
     from guidedrl.envs import make_env
 
-    env = make_env(task)
-    env.action_space.seed(0)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return float(np.mean(returns))
+    return common_random_return(make_env(task), episodes)
 
 
 def trial_config(task: str, seed: int, offline_steps: int, offline_eval_every: int, overrides: dict, run_dir: Path):

@@ -110,6 +110,22 @@ def alternate(measures: Mapping[object, Callable[[int], float]], repeats: int,
     return values
 
 
+def in_process(module: str, function: str, *args, env: Optional[Mapping[str, str]] = None):
+    """``module.function(*args)`` evaluated in a fresh Python process (its own JAX client, thread
+    pools and XLA_FLAGS: ``env`` is added to this process's environment) and its JSON-able value
+    returned. ``args`` go through JSON (tuples arrive as lists)."""
+    import subprocess
+
+    code = ("import importlib, json, sys; args = json.loads(sys.argv[1]); "
+            f"value = getattr(importlib.import_module({module!r}), {function!r})(*args); "
+            "print('\\n' + json.dumps(value))")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(list(args))], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{module}.{function}{tuple(args)} failed in its process:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def medians(values: Mapping[object, Sequence[float]]) -> Dict[object, float]:
     """The median of each name's values."""
     return {name: statistics.median(samples) for name, samples in values.items()}

@@ -4,8 +4,10 @@ Settings shared by both (docs/BENCHMARK.md, "Speed protocol"): Gymnasium Pendulu
 gradient step per environment step, batch 256, Adam 3e-4, learning starts at 1,000
 steps, buffer 1M, automatic temperature; networks 64-64 and 256-256. Each measurement
 times ``--measure`` steady-state training steps after a warm-up (learning start, JIT
-compilation / first updates) of as many steps, without evaluation. The two libraries alternate
-``--repeats`` times per network size; the table reports medians and the ratio of medians.
+compilation / first updates) of as many steps, without evaluation. Each measurement runs in a
+fresh process of its own (its own JAX client and thread pools; torch for SB3 alone), and the
+libraries alternate ``--repeats`` times per network size; the table reports medians and the
+ratio of medians.
 
 The same invocation measures the machine's float32 matmul throughput (a jitted 256×256 by
 256×256 product, the shape of the 256-256 networks' layers at batch 256) and the share of it
@@ -28,7 +30,7 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.common import alternate, matmul_gflops, write_section
+from benchmarks.common import alternate, in_process, matmul_gflops, write_section
 
 LEARNING_STARTS = 1_000
 
@@ -42,6 +44,7 @@ def guidedrl_steps_per_second(hidden: tuple, measure: int, seed: int, guidance: 
     """
     import guidedrl
 
+    hidden = tuple(hidden)  # a list when it came through in_process
     guide = guidedrl.names.resolve_guide("lqr", "Pendulum-v1") if guidance != "none" else None
     run = guidedrl.train(
         "Pendulum-v1", algo="sac", guidance=guidance, guide=guide, steps=2 * measure,
@@ -124,9 +127,9 @@ def main() -> None:
         hidden = tuple(int(h) for h in size.split(","))
         ours, theirs, jax_peer = [], [], []
         for repeat in range(args.repeats):
-            ours.append(guidedrl_steps_per_second(hidden, args.measure, seed=repeat))
-            theirs.append(sb3_steps_per_second(hidden, args.measure, seed=repeat))
-            jax_peer.append(sbx_steps_per_second(hidden, args.measure, seed=repeat))
+            ours.append(in_process(__spec__.name, "guidedrl_steps_per_second", hidden, args.measure, repeat))
+            theirs.append(in_process(__spec__.name, "sb3_steps_per_second", hidden, args.measure, repeat))
+            jax_peer.append(in_process(__spec__.name, "sbx_steps_per_second", hidden, args.measure, repeat))
             print(f"{size} repeat {repeat}: guidedrl {ours[-1]:.0f} steps/s, SB3 {theirs[-1]:.0f} steps/s, "
                   f"sbx {jax_peer[-1]:.0f} steps/s", flush=True)
         results[size] = {
@@ -148,7 +151,8 @@ def main() -> None:
                                   "share_of_ceiling": achieved / ceiling})
     hidden = tuple(int(h) for h in args.strategy_size.split(","))
     strategy_rates = alternate(  # alternated within each repeat
-        {name: lambda repeat, name=name: guidedrl_steps_per_second(hidden, args.measure, repeat, name)
+        {name: lambda repeat, name=name: in_process(__spec__.name, "guidedrl_steps_per_second", hidden, args.measure,
+                                                    repeat, name)
          for name in args.strategies}, args.repeats,
         lambda repeat, name, rate: print(f"{name} ({args.strategy_size}) repeat {repeat}: {rate:.0f} steps/s",
                                          flush=True))

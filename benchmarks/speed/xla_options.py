@@ -1,6 +1,7 @@
 """What XLA's CPU options buy a training step: the bare update and the host loop under each.
 
-For each option set of :data:`OPTIONS` (XLA_FLAGS added to the environment's), in a fresh process
+For each option set of :data:`OPTIONS` (XLA_FLAGS added to the environment's, or a JAX setting of
+:data:`JAX_OPTIONS`), in a fresh process
 of its own, alternated ``--repeats`` times, on Gymnasium Pendulum-v1 with SAC at batch 256:
 
 - ``update``: the bare update, ``agent.update_many`` over minibatches in one ``lax.scan``, per
@@ -34,8 +35,16 @@ OPTIONS = {
     "oneDNN": "--xla_cpu_use_onednn=true",
     "no fusion emitters": "--xla_cpu_use_fusion_emitters=false",
     "fast math": "--xla_cpu_enable_fast_math=true",
+    "sync dispatch": "",
+    "async dispatch": "",
 }
 """Option sets measured, by name: XLA_FLAGS each adds (each is an XLA flag of this jaxlib)."""
+
+JAX_OPTIONS = {"sync dispatch": {"jax_cpu_enable_async_dispatch": False},
+               "async dispatch": {"jax_cpu_enable_async_dispatch": True}}
+"""Option sets that are JAX settings instead, applied before the process's CPU client exists:
+``jax_cpu_enable_async_dispatch`` (whether a jitted call returns before its program has run,
+the program running on another thread)."""
 
 UPDATES = 300
 
@@ -72,8 +81,13 @@ def trained_parameters(hidden, path: str) -> int:
     return int(flat.size)
 
 
-def measure(hidden, steps: int, repeat: int, path: str) -> dict:
-    """One option set's numbers in this process (its XLA_FLAGS already set)."""
+def measure(hidden, steps: int, repeat: int, path: str, settings: dict) -> dict:
+    """One option set's numbers in this process (its XLA_FLAGS already set; ``settings``: JAX
+    settings applied first)."""
+    import jax
+
+    for name, value in settings.items():
+        jax.config.update(name, value)
     from benchmarks.common import bare_update_seconds
     from benchmarks.speed.throughput import guidedrl_steps_per_second
 
@@ -113,7 +127,7 @@ def main() -> None:
             runs = alternate(
                 {name: lambda repeat, name=name: in_process(
                     __spec__.name, "measure", hidden, args.measure, repeat, f"{tmp}/{size}-{name}.npy",
-                    env={"XLA_FLAGS": OPTIONS[name]}) for name in args.options},
+                    JAX_OPTIONS.get(name, {}), env={"XLA_FLAGS": OPTIONS[name]}) for name in args.options},
                 args.repeats,
                 lambda repeat, name, m: print(f"{size} {name} repeat {repeat}: update {m['update_ms']:.3f} ms, "
                                               f"loop {m['loop_steps_per_second']:.0f} steps/s", flush=True))
@@ -122,7 +136,7 @@ def main() -> None:
             for name, values in runs.items():
                 params = np.load(f"{tmp}/{size}-{name}.npy")
                 results[size][name] = {
-                    "xla_flags": OPTIONS[name], "runs": values,
+                    "xla_flags": OPTIONS[name], "jax": JAX_OPTIONS.get(name, {}), "runs": values,
                     "update_ms": statistics.median(v["update_ms"] for v in values),
                     "loop_steps_per_second": statistics.median(v["loop_steps_per_second"] for v in values),
                     "max_parameter_difference": float(np.max(np.abs(params - reference))),
@@ -130,12 +144,14 @@ def main() -> None:
     info = {**meta(command(__spec__.name)), "cpu_flags": cpu_flags()}
     write_json(Path(args.json), {"meta": info, "results": results})
 
-    lines = ["| network | options (XLA_FLAGS) | bare update | vs default | loop steps/s | vs default "
+    lines = ["| network | options (XLA_FLAGS or JAX setting) | bare update | vs default | loop steps/s | vs default "
              f"| largest parameter difference after {UPDATES} updates |", "|---|---|--:|--:|--:|--:|--:|"]
     for size, by_name in results.items():
         base = by_name["default"]
         for name, r in by_name.items():
-            flags = f" (`{r['xla_flags']}`)" if r["xla_flags"] else ""
+            settings = [r["xla_flags"]] if r["xla_flags"] else []
+            settings += [f"{k}={v}" for k, v in r["jax"].items()]
+            flags = f" (`{' '.join(settings)}`)" if settings else ""
             lines.append(f"| {size.replace(',', '-')} | {name}{flags} | {r['update_ms']:.3f} ms "
                          f"| {base['update_ms'] / r['update_ms']:.2f}x | {r['loop_steps_per_second']:.0f} "
                          f"| {r['loop_steps_per_second'] / base['loop_steps_per_second']:.2f}x "

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from guidedrl import cli
 
 FAST = ["--steps", "300", "--hidden-sizes", "16", "16", "--batch-size", "32",
@@ -145,3 +147,24 @@ def test_guide_check_errors_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GUIDEDRL_DEBUG", "1")
     assert cli.main(failing) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env, steps, seeds", [("SafeCartpole-v0", 10_000, 1),
+                                               ("gymnax/MountainCarContinuous-v0", 100_000, 10),
+                                               ("HalfCheetah-v5", 1_000_000, 1)])
+def test_the_progress_bar_fits_an_80_column_terminal(env, steps, seeds):
+    import io
+
+    from rich.console import Console
+
+    from guidedrl.config import Config
+    from guidedrl.training.logging import progress_bar
+
+    bar = progress_bar(Config(env=env, steps=steps), seeds, width=80)
+    bar.add_task("train", total=steps, completed=steps // 3, ret=-1234.5, sps=1337.0)
+    out = io.StringIO()
+    Console(file=out, width=80).print(bar.make_tasks_table(bar.tasks))
+    line = out.getvalue().rstrip("\n")
+    assert "\n" not in line and len(line) <= 80
+    assert f"{steps // 3}/{steps}" in line and "ret -1234.5" in line and "1337/s" in line and "ETA" in line
+    assert env.split("/")[0][:10] in line

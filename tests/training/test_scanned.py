@@ -94,3 +94,9 @@ def test_a_non_finite_reward_is_caught_and_saved(tmp_path):
 def test_seeds_need_a_jax_env():
     with pytest.raises(ConfigError, match="--seeds 2 .* Gymnasium env"):
         train(Config(env="Pendulum-v1", seeds=2, steps=10, progress=False))
+
+
+def test_the_jitted_path_shows_the_progress_bar(capsys):
+    train(Config(**{**SMALL, "progress": True}, seeds=2))
+    out = capsys.readouterr().out
+    assert "300/300" in out and "x2" in out

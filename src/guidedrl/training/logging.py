@@ -115,3 +115,32 @@ def _reopen_truncated(handle, size: int):
     with open(path, "r+b") as raw:
         raw.truncate(size)
     return open(path, "a", newline="")
+
+
+def progress_bar(config, seeds: int = 1, width: Optional[int] = None):
+    """The terminal's progress bar of a training run: task, steps, last training return, steps/s,
+    elapsed and ETA (``rich``; one task, ``total=config.steps``). The task's label is shortened
+    until the line fits the terminal (80 columns: env and seeds, without algo/strategy)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
+    from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Column
+
+    width = Console().width if width is None else width
+    seeds_text = f" x{seeds}" if seeds > 1 else ""
+    steps = len(str(config.steps))
+    room = width - (2 * steps + 1) - len("ret -1234.5") - len("1234/s") - 2 * len("0:00:00") - len("ETA") - 12
+    labels = [f"{config.algo}/{config.guidance} {config.env}{seeds_text}", f"{config.env}{seeds_text}"]
+    label = next((text for text in labels if len(text) <= room), labels[-1][:max(room - 1, 4)] + "…")
+    fixed = dict(table_column=Column(no_wrap=True))
+    return RichProgress(
+        TextColumn(label.replace("[", "\\["), **fixed),
+        BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4)),
+        MofNCompleteColumn(**fixed),
+        TextColumn("ret {task.fields[ret]:.1f}", **fixed),
+        TextColumn("{task.fields[sps]:.0f}/s", **fixed),
+        TimeElapsedColumn(**fixed),
+        TextColumn("ETA", **fixed),
+        TimeRemainingColumn(**fixed),
+        expand=True,
+    )

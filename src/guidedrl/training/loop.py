@@ -51,6 +51,7 @@ from guidedrl.training.run import Run
 from guidedrl.training import scanned
 from guidedrl.training.evaluation import evaluate_and_log
 from guidedrl.training.failures import StopFlag, checkpoint_if_due, close, guarded, interrupt
+from guidedrl.training.logging import progress_bar
 from guidedrl.training.offline import offline_phase
 from guidedrl.training.setup import setup
 from guidedrl.training.state import rate
@@ -87,7 +88,7 @@ def train(
         return scanned.train_jax(config, guide, env, chosen=chosen, default_out=default_out, say=say)
     loop = setup(config, guide, env, eval_env, on_evaluation, chosen=chosen, default_out=default_out, say=say)
     config = loop.config
-    bar = _progress_bar(config) if config.progress else None
+    bar = progress_bar(config) if config.progress else None
     try:
         with StopFlag() as stop, (bar if bar is not None else contextlib.nullcontext()):
             task = bar.add_task("train", total=config.steps, completed=loop.progress.step,
@@ -113,19 +114,3 @@ def train(
         close(loop)
     loop.run.history = loop.rows
     return loop.run
-
-
-def _progress_bar(config: Config):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
-    from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return RichProgress(
-        TextColumn(f"[bold]{config.algo}/{config.guidance}[/] {config.env}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("return {task.fields[ret]:.1f}"),
-        TextColumn("{task.fields[sps]:.0f} steps/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )

@@ -21,6 +21,7 @@ it happens; at the end of the interval the run is saved as it was at the interva
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -38,7 +39,7 @@ from guidedrl.config import Config
 from guidedrl.errors import CheckpointError, ConfigError, TrainingFailed
 from guidedrl.jaxenvs.base import JaxEnv, JaxGuide
 from guidedrl.training.failures import StopFlag
-from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, write_config
+from guidedrl.training.logging import TIMING_COLUMNS, MetricsLogger, progress_bar, write_config
 from guidedrl.training.scan_program import (Program, evaluate, initial_state, program_of, reset_interval,
                                             root_keys, run_interval)
 from guidedrl.training.state import BASE_COLUMNS
@@ -71,7 +72,11 @@ def train_jax(config: Config, guide: Any = None, env: Any = None, *, chosen=None
 
     resolved = resolve(config, guide, env, None, chosen=chosen, default_out=default_out, say=say)
     config, jax_env = resolved.config, resolved.train_env
-    result = train_scanned(config, jax_env, resolved.guide, [config.seed + k for k in range(config.seeds)], say=say)
+    seeds = [config.seed + k for k in range(config.seeds)]
+    bar = progress_bar(config, len(seeds)) if config.progress else None
+    with bar if bar is not None else contextlib.nullcontext():
+        on_evaluation = _bar_updater(bar, config) if bar is not None else None
+        result = train_scanned(config, jax_env, resolved.guide, seeds, say=say, on_evaluation=on_evaluation)
     runs = []
     for seed_config, state, history, directory in zip(result.configs, result.states, result.histories,
                                                       result.directories):
@@ -81,6 +86,22 @@ def train_jax(config: Config, guide: Any = None, env: Any = None, *, chosen=None
         runs.append(run)
     runs[0].seed_runs = runs
     return runs[0]
+
+
+def _bar_updater(bar, config: Config):
+    """``on_evaluation`` for :func:`train_scanned` that moves ``bar`` on (the first seed's return
+    and steps/s; the bar's clock runs while the first interval compiles)."""
+    task = bar.add_task("train", total=config.steps, completed=0, ret=math.nan, sps=0.0)
+    last = {"ret": math.nan}
+
+    def update(rows):
+        row = rows[0]
+        if math.isfinite(row["train_return"]):
+            last["ret"] = row["train_return"]
+        sps = row["steps_per_second"]
+        bar.update(task, completed=row["step"], ret=last["ret"], sps=sps if math.isfinite(sps) else 0.0)
+
+    return update
 
 
 @dataclasses.dataclass

@@ -68,8 +68,8 @@ class Config:
     seed: int = 0
     """Seed for the environment, network initialisation and sampling."""
     seeds: int = 1
-    """Seeds trained in one process, seed, seed+1, ... (JAX envs only, gymnax/... and jax/...;
-    each seed's numbers are its one-seed run's); runs go to OUT/seed<k>."""
+    """Seeds trained in one process: seed, seed+1 and so on, each into OUT/seed<k>, each with the
+    numbers of its one-seed run (JAX envs only: gymnax/<task>, jax/<task>)."""
     out: Optional[str] = None
     """Run directory (default: runs/<env>-<algo>-<guidance>-s<seed>-<time>)."""
     resume: Optional[str] = None

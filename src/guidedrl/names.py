@@ -38,7 +38,8 @@ def resolve_guide(spec: Union[str, Guide], env_id: str, *, region: str = "defaul
     :mod:`guidedrl.guides.registry` for ``env_id``),
     ``module:attr`` (a factory returning a Guide, or a Guide), the PATH of a guidedrl checkpoint
     (its actor alone, :func:`~guidedrl.guides.from_checkpoint`) or of a policy file (``.msgpack``
-    with its ``.json``), or a :class:`~guidedrl.Guide` given from Python. ``region`` replaces its
+    with its ``.json``), or a :class:`~guidedrl.Guide` (or a :class:`~guidedrl.jaxenvs.JaxGuide`,
+    called from the host) given from Python. ``region`` replaces its
     λ (``--guide-region``, :func:`~guidedrl.guides.with_region`): every caller (training, its
     evaluations and dataset, ``guidedrl.load``, ``guidedrl guide check``) gets its guide here.
 
@@ -46,9 +47,15 @@ def resolve_guide(spec: Union[str, Guide], env_id: str, *, region: str = "defaul
     ``module:attr`` spec then raises :class:`~guidedrl.errors.ConfigError` without importing
     anything. A spec the user typed (``--guide``, ``guide=``) is trusted, the default.
     """
+    from guidedrl.jaxenvs.base import JaxGuide
+
+    if isinstance(spec, JaxGuide):  # a jitted-path run's guide, acting from the host
+        from guidedrl.jaxenvs.gym_wrapper import host_guide
+
+        spec = host_guide(spec)
     if not isinstance(spec, (str, Guide)):
-        raise ConfigError(f"a guide is a guidedrl.Guide or a spec (a name, module:attr or path), "
-                          f"got a {type(spec).__name__}")
+        raise ConfigError(f"a guide is a guidedrl.Guide, a guidedrl.jaxenvs.JaxGuide or a spec (a name, "
+                          f"module:attr or path), got a {type(spec).__name__}")
     guide = spec if isinstance(spec, Guide) else _resolve_spec(spec, env_id, trust_code, source)
     return with_region(guide, region)
 

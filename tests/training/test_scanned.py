@@ -37,8 +37,10 @@ def _same(a, b):
             assert a[key] == b[key], key
 
 
-def test_seeds_side_by_side_are_one_seed_runs(tmp_path):
-    both = train(Config(**SMALL, seed=3, seeds=2, out=str(tmp_path / "both")))
+def test_seeds_side_by_side_are_one_seed_runs(tmp_path, capsys):
+    both = train(Config(**{**SMALL, "progress": True}, seed=3, seeds=2, out=str(tmp_path / "both")))
+    out = capsys.readouterr().out
+    assert "300/300" in out and "x2" in out  # the progress bar
     alone = train(Config(**SMALL, seed=4, out=str(tmp_path / "alone")))
     second = both.seed_runs[1]
     assert second.config.seed == 4 and second.directory == tmp_path / "both" / "seed4"
@@ -96,7 +98,16 @@ def test_seeds_need_a_jax_env():
         train(Config(env="Pendulum-v1", seeds=2, steps=10, progress=False))
 
 
-def test_the_jitted_path_shows_the_progress_bar(capsys):
-    train(Config(**{**SMALL, "progress": True}, seeds=2))
-    out = capsys.readouterr().out
-    assert "300/300" in out and "x2" in out
+def test_the_returned_run_acts_with_its_guide(tmp_path):
+    """run.act is the deployed policy, as on the host path: the guide acts where it is trusted;
+    so is a loaded run's, with its guide named again as a JaxGuide."""
+    import guidedrl
+    from guidedrl.jaxenvs import find_jax_guide
+
+    run = train(Config(**{**SMALL, "guidance": "sag"}, guide_region="always", out=str(tmp_path)))
+    obs = np.array([0.3, 0.9, -0.5], np.float32)
+    guide_action = np.asarray(run.guide(obs)[0], np.float32)
+    np.testing.assert_allclose(run.act_normalized(obs), guide_action, atol=1e-6)
+    assert not np.allclose(run.act_normalized(obs, guide_free=True), guide_action, atol=1e-3)
+    loaded = guidedrl.load(tmp_path, guide=find_jax_guide("default", "gymnax/Pendulum-v1"))
+    np.testing.assert_allclose(loaded.act_normalized(obs), guide_action, atol=1e-6)

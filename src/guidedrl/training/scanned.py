@@ -77,11 +77,14 @@ def train_jax(config: Config, guide: Any = None, env: Any = None, *, chosen=None
     with bar if bar is not None else contextlib.nullcontext():
         on_evaluation = _bar_updater(bar, config) if bar is not None else None
         result = train_scanned(config, jax_env, resolved.guide, seeds, say=say, on_evaluation=on_evaluation)
+    from guidedrl.jaxenvs.gym_wrapper import host_guide
+
+    guide_on_host = host_guide(resolved.guide) if resolved.guide is not None else None  # run.act: the deployed policy
     runs = []
     for seed_config, state, history, directory in zip(result.configs, result.states, result.histories,
                                                       result.directories):
         run = Run(seed_config, state, jax_env.obs_dim, list(jax_env.action_low), list(jax_env.action_high),
-                  directory=directory)
+                  guide=guide_on_host, directory=directory)
         run.history = history
         runs.append(run)
     runs[0].seed_runs = runs

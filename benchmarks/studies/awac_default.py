@@ -12,7 +12,10 @@ at AWAC's reference size (256-256, its batch of 1024). Score: 0 for the uniform-
 ``--today-from DIR`` reads the ``today`` rows (the suite's config unchanged) from that offline
 suite output's results.csv instead of training them (same config and seeds; the curve cut at
 ``--offline-steps``), where the dataset built here is the suite's (same fingerprint as its
-datasets.json); otherwise they are trained. Runs are kept in docs/results/awac_default.json, keyed by task, variant,
+datasets.json); otherwise they are trained. ``--final-episodes N`` evaluates each run's
+offline-end policy again on N episodes (a task whose episodes score all or nothing, as
+BallInCup-v0, is coarse on the suite's 5) and adds a row of those scores; a run held without it
+is trained again. Runs are kept in docs/results/awac_default.json, keyed by task, variant,
 offline budget and seed; run again, the runs it holds are kept. One XLA thread.
 """
 
@@ -79,8 +82,13 @@ def offline_run(task: str, variant: str, seed: int, args) -> dict:
     started = time.perf_counter()
     run = train(config)
     curve = [[int(r["offline_step"]), float(r["eval_return"])] for r in run.history if r["phase"] == "offline"]
+    wall = time.perf_counter() - started
+    result = {"curve": curve, "wall_seconds": wall}
+    if args.final_episodes:  # the offline-end policy again, on more episodes than the suite's 5
+        evaluation = run.evaluate(episodes=args.final_episodes)
+        result["final"] = {"episodes": args.final_episodes, "returns": [float(v) for v in evaluation["returns"]]}
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {"curve": curve, "wall_seconds": time.perf_counter() - started}
+    return result
 
 
 def suite_run(task: str, seed: int, offline_steps: int, suite_dir: Path) -> dict:
@@ -115,6 +123,13 @@ def table(store: dict) -> str:
                 wall = f"{np.mean(walls):,.0f}" if walls else "suite"
                 lines.append(f"| {task} | {variant} | {text} | {int(budget):,} | {', '.join(f'{v:,.0f}' for v in ends)} | "
                              f"{', '.join(f'{v:.2f}' for v in scores)} | {min(scores):.2f} | {wall} |")
+                finals = [runs[s].get("final") for s in seeds]
+                if all(finals):
+                    ends = [float(np.mean(f["returns"])) for f in finals]
+                    scores = [score(v, entry["random_return"], entry["data_mean_return"]) for v in ends]
+                    lines.append(f"| {task} | {variant}, {finals[0]['episodes']} episodes at the end | {text} "
+                                 f"| {int(budget):,} | {', '.join(f'{v:,.0f}' for v in ends)} "
+                                 f"| {', '.join(f'{v:.2f}' for v in scores)} | {min(scores):.2f} | |")
     return "\n".join(lines)
 
 
@@ -129,6 +144,9 @@ def main() -> None:
                         help="read the 'today' runs from this offline suite output (its results.csv)")
     parser.add_argument("--store", default=str(ROOT / "docs" / "results" / "offline" / "minari"))
     parser.add_argument("--json", type=Path, default=JSON)
+    parser.add_argument("--final-episodes", type=int, default=0,
+                        help="also evaluate each run's offline-end policy on this many episodes (trains "
+                             "today's runs too: the suite keeps no policy)")
     parser.add_argument("--markdown", action="store_true", help="print the table of the runs held, train nothing")
     args = parser.parse_args()
 
@@ -167,9 +185,9 @@ def main() -> None:
         for variant in args.variants:
             runs = entry["runs"].setdefault(variant, {}).setdefault(str(args.offline_steps), {})
             for seed in range(args.seeds):
-                if str(seed) in runs:
+                if str(seed) in runs and (not args.final_episodes or "final" in runs[str(seed)]):
                     continue
-                if variant == "today" and args.today_from is not None and same_data:
+                if variant == "today" and args.today_from is not None and same_data and not args.final_episodes:
                     runs[str(seed)] = suite_run(task, seed, args.offline_steps, args.today_from)
                 else:
                     runs[str(seed)] = offline_run(task, variant, seed, args)

@@ -159,6 +159,19 @@ def task_dims(task: str) -> tuple:
     return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
 
 
+def random_buffer(obs_dim: int, action_dim: int, rng, rows: int = 5000):
+    """A replay buffer of ``rows`` random transitions (guide actions and λ drawn too): data for
+    timing or fingerprinting an update, not for learning."""
+    from guidedrl.replay import ReplayBuffer
+
+    buffer = ReplayBuffer(rows, obs_dim, action_dim)
+    for _ in range(rows):
+        buffer.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, action_dim), rng.normal(), rng.normal(size=obs_dim),
+                   False, False, rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2),
+                   rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2))
+    return buffer
+
+
 def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3, batches: int = 1000) -> float:
     """Seconds per gradient step of ``update_many`` over ``batches`` minibatches in one
     ``lax.scan`` for ``config`` (best of ``repeats``): the floor a training step cannot go below."""
@@ -166,16 +179,11 @@ def bare_update_seconds(config, obs_dim: int, action_dim: int, repeats: int = 3,
     import numpy as np
 
     from guidedrl import agent
-    from guidedrl.replay import ReplayBuffer
     from guidedrl.training.jitted import PRNG_IMPL, init_agent
 
     agent_config = config.agent
     rng = np.random.default_rng(0)
-    buffer = ReplayBuffer(5000, obs_dim, action_dim)
-    for _ in range(5000):
-        buffer.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, action_dim), rng.normal(), rng.normal(size=obs_dim),
-                   False, False, rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2),
-                   rng.uniform(-1, 1, action_dim), float(rng.uniform() < 0.2))
+    buffer = random_buffer(obs_dim, action_dim, rng)
     key = jax.random.key(0, impl=PRNG_IMPL)
     state = init_agent(agent_config, key, obs_dim, action_dim)
     update = jax.jit(agent.update_many, static_argnums=0, donate_argnums=1)

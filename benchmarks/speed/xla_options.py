@@ -62,16 +62,13 @@ def trained_parameters(hidden, path: str) -> int:
     import numpy as np
     from jax.flatten_util import ravel_pytree
 
+    from benchmarks.common import random_buffer
     from guidedrl import agent
-    from guidedrl.replay import ReplayBuffer
     from guidedrl.training.jitted import PRNG_IMPL, init_agent
 
     config = _config(hidden).agent
     rng = np.random.default_rng(0)
-    buffer = ReplayBuffer(5000, 3, 1)
-    for _ in range(5000):
-        buffer.add(rng.normal(size=3), rng.uniform(-1, 1, 1), rng.normal(), rng.normal(size=3), False, False,
-                   np.zeros(1), 0.0, np.zeros(1), 0.0)
+    buffer = random_buffer(3, 1, rng)
     key = jax.random.key(0, impl=PRNG_IMPL)
     state = init_agent(config, key, 3, 1)
     state, _ = jax.jit(agent.update_many, static_argnums=0)(config, state, buffer.sample(rng, UPDATES, 256), key,

@@ -5,7 +5,8 @@ have none); networks 64-64 and 256-256. Measured, alternated ``--repeats`` times
 each after a warm-up (compilation, the first updates) of as many steps as it times:
 
 - ``jitted K``: :mod:`guidedrl.training.scanned` training K seeds in one process (agent-steps/s:
-  K × env steps/s), for each K of ``--seeds``;
+  K × env steps/s), for each K of ``--seeds``, the seeds one after another in each interval
+  (``jitted K``) or batched (``jitted K vmap``, with ``--lanes map vmap``);
 - ``processes K``: K one-seed jitted runs in K processes at once on the same cores (their summed
   agent-steps/s): what ``--seeds K`` must beat;
 - ``host``: guidedrl's host loop on the same env (stepped from the host, ``GymFromJax``);
@@ -15,6 +16,11 @@ each after a warm-up (compilation, the first updates) of as many steps as it tim
 
     python -m benchmarks.speed.jitted                          # writes docs/PERFORMANCE.md section
     python -m benchmarks.speed.jitted --repeats 1 --measure 2000 --sizes 64,64 --seeds 1   # a quick look
+    python -m benchmarks.speed.jitted --from-json --seeds 1 5 10   # the table again from the JSON
+
+The table sets each configuration's agent-steps/s against the one-seed baselines: the bare
+update's rate (the time per agent-step against it), the host loop's and sbx's steps/s, and the
+summed rate of K processes.
 """
 
 from __future__ import annotations
@@ -40,13 +46,14 @@ def _config(hidden, measure, seed=0, seeds=1):
                   eval_episodes=1, checkpoint_every=10**9, progress=False)
 
 
-def jitted_agent_steps(hidden, measure, seeds: int, repeat: int) -> float:
-    """Agent-steps/s of the jitted path with ``seeds`` seeds in this process (second interval)."""
+def jitted_agent_steps(hidden, measure, seeds: int, repeat: int, lanes: str = "map") -> float:
+    """Agent-steps/s of the jitted path with ``seeds`` seeds in this process (second interval);
+    ``lanes``: the seeds one after another in each interval (map) or batched (vmap)."""
     from guidedrl.jaxenvs import make_jax_env
     from guidedrl.training.scanned import train_scanned
 
     config = _config(hidden, measure, seed=100 * repeat, seeds=seeds)
-    run = train_scanned(config, make_jax_env(TASK), None, [config.seed + k for k in range(seeds)])
+    run = train_scanned(config, make_jax_env(TASK), None, [config.seed + k for k in range(seeds)], lanes=lanes)
     return seeds * float(run.histories[0][-1]["steps_per_second"])
 
 
@@ -117,46 +124,71 @@ def bare_updates(hidden, measure, repeat: int) -> float:
     return measure / (time.perf_counter() - started)
 
 
+def table_of(results, seeds, lanes) -> str:
+    """The docs table: agent-steps/s of each configuration against the one-seed baselines."""
+    lines = ["| network | seeds K | lanes | agent-steps/s | time per agent-step vs the bare update | vs host loop "
+             "| vs sbx | vs K processes |", "|---|--:|---|--:|--:|--:|--:|--:|"]
+    for size, r in results.items():
+        for k in seeds:
+            for lane in (("map",) if k == 1 else lanes):
+                name = f"jitted {k}" + ("" if lane == "map" else f" {lane}")
+                if name not in r:
+                    continue
+                jitted = r[name]["median"]
+                sbx = f"{jitted / r['sbx']['median']:.2f}x" if "sbx" in r else "—"
+                processes = f"{jitted / r[f'processes {k}']['median']:.2f}x" if f"processes {k}" in r else "—"
+                lines.append(f"| {size.replace(',', '-')} | {k} | {lane if k > 1 else '—'} | {jitted:.0f} | "
+                             f"{r['bare']['median'] / jitted:.2f}x | {jitted / r['host']['median']:.2f}x | {sbx} | "
+                             f"{processes} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["64,64", "256,256"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 5, 10])
+    parser.add_argument("--lanes", nargs="+", default=["map"], choices=["map", "vmap"],
+                        help="how K > 1 seeds share the program (each measured)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--measure", type=int, default=5_000, help="timed steps per measurement (> 1000)")
     parser.add_argument("--no-peer", action="store_true", help="skip sbx (no bench extra)")
     parser.add_argument("--json", default="docs/results/jitted_speed.json")
     parser.add_argument("--markdown", default="docs/PERFORMANCE.md")
+    parser.add_argument("--section", default="jitted",
+                        help="the docs section written (e.g. one per size when sizes run with different seeds)")
+    parser.add_argument("--from-json", action="store_true",
+                        help="measure nothing: write the table from --json's results (its own command and date)")
     args = parser.parse_args()
 
-    results = {}
-    for size in args.sizes:
-        hidden = tuple(int(h) for h in size.split(","))
-        measures = {"bare": lambda r, h=hidden: bare_updates(h, args.measure, r),
-                    "host": lambda r, h=hidden: host_steps(h, args.measure, r)}
-        if not args.no_peer:
-            measures["sbx"] = lambda r, h=hidden: sbx_steps(h, args.measure, r)
-        for k in args.seeds:
-            measures[f"jitted {k}"] = lambda r, h=hidden, k=k: jitted_agent_steps(h, args.measure, k, r)
-            if k > 1:
-                measures[f"processes {k}"] = lambda r, h=hidden, k=k: processes_agent_steps(h, args.measure, k, r)
-        values = alternate(measures, args.repeats,
-                           lambda r, name, v: print(f"{size} repeat {r}: {name} {v:.0f}/s", flush=True))
-        results[size] = {name: {"values": v, "median": statistics.median(v)} for name, v in values.items()}
-    info = meta(command(__spec__.name))
-    write_json(Path(args.json), {"meta": info, "results": results})
-    lines = ["| network | seeds K | jitted (agent-steps/s) | vs its bare update | vs host loop | vs sbx | "
-             "vs K processes |", "|---|---|---|---|---|---|---|"]
-    for size, r in results.items():
-        for k in args.seeds:
-            jitted = r[f"jitted {k}"]["median"]
-            per_seed = jitted / k
-            sbx = f"{per_seed / r['sbx']['median']:.2f}x" if "sbx" in r else "—"
-            processes = f"{jitted / r[f'processes {k}']['median']:.2f}x" if k > 1 else "—"
-            lines.append(f"| {size.replace(',', '-')} | {k} | {jitted:.0f} | {r['bare']['median'] / per_seed:.2f}x its time | "
-                         f"{per_seed / r['host']['median']:.2f}x | {sbx} | {processes} |")
-    table = "\n".join(lines)
+    if args.from_json:
+        import json
+
+        payload = json.loads(Path(args.json).read_text())
+        info, results = payload["meta"], payload["results"]
+        seeds = payload.get("seeds", args.seeds)
+        lanes = payload.get("lanes", ["map"])
+    else:
+        results, seeds, lanes = {}, args.seeds, args.lanes
+        for size in args.sizes:
+            hidden = tuple(int(h) for h in size.split(","))
+            measures = {"bare": lambda r, h=hidden: bare_updates(h, args.measure, r),
+                        "host": lambda r, h=hidden: host_steps(h, args.measure, r)}
+            if not args.no_peer:
+                measures["sbx"] = lambda r, h=hidden: sbx_steps(h, args.measure, r)
+            for k in seeds:
+                for lane in (("map",) if k == 1 else lanes):
+                    measures[f"jitted {k}" + ("" if lane == "map" else f" {lane}")] = \
+                        lambda r, h=hidden, k=k, lane=lane: jitted_agent_steps(h, args.measure, k, r, lane)
+                if k > 1:
+                    measures[f"processes {k}"] = lambda r, h=hidden, k=k: processes_agent_steps(h, args.measure, k, r)
+            values = alternate(measures, args.repeats,
+                               lambda r, name, v: print(f"{size} repeat {r}: {name} {v:.0f}/s", flush=True))
+            results[size] = {name: {"values": v, "median": statistics.median(v)} for name, v in values.items()}
+        info = meta(command(__spec__.name))
+        write_json(Path(args.json), {"meta": info, "seeds": seeds, "lanes": lanes, "results": results})
+    table = table_of(results, seeds, lanes)
     print(table)
-    write_section(Path(args.markdown), "jitted", table, info)
+    write_section(Path(args.markdown), args.section, table, info)
 
 
 if __name__ == "__main__":

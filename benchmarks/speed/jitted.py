@@ -124,22 +124,26 @@ def bare_updates(hidden, measure, repeat: int) -> float:
     return measure / (time.perf_counter() - started)
 
 
+def jitted_configurations(seeds, lanes):
+    """(K, lanes, measure name) of every jitted configuration measured: one seed has no lanes."""
+    return [(k, lane, f"jitted {k}" + ("" if lane == "map" else f" {lane}"))
+            for k in seeds for lane in (("map",) if k == 1 else lanes)]
+
+
 def table_of(results, seeds, lanes) -> str:
     """The docs table: agent-steps/s of each configuration against the one-seed baselines."""
     lines = ["| network | seeds K | lanes | agent-steps/s | time per agent-step vs the bare update | vs host loop "
              "| vs sbx | vs K processes |", "|---|--:|---|--:|--:|--:|--:|--:|"]
     for size, r in results.items():
-        for k in seeds:
-            for lane in (("map",) if k == 1 else lanes):
-                name = f"jitted {k}" + ("" if lane == "map" else f" {lane}")
-                if name not in r:
-                    continue
-                jitted = r[name]["median"]
-                sbx = f"{jitted / r['sbx']['median']:.2f}x" if "sbx" in r else "—"
-                processes = f"{jitted / r[f'processes {k}']['median']:.2f}x" if f"processes {k}" in r else "—"
-                lines.append(f"| {size.replace(',', '-')} | {k} | {lane if k > 1 else '—'} | {jitted:.0f} | "
-                             f"{r['bare']['median'] / jitted:.2f}x | {jitted / r['host']['median']:.2f}x | {sbx} | "
-                             f"{processes} |")
+        for k, lane, name in jitted_configurations(seeds, lanes):
+            if name not in r:
+                continue
+            jitted = r[name]["median"]
+            sbx = f"{jitted / r['sbx']['median']:.2f}x" if "sbx" in r else "—"
+            processes = f"{jitted / r[f'processes {k}']['median']:.2f}x" if f"processes {k}" in r else "—"
+            lines.append(f"| {size.replace(',', '-')} | {k} | {lane if k > 1 else '—'} | {jitted:.0f} | "
+                         f"{r['bare']['median'] / jitted:.2f}x | {jitted / r['host']['median']:.2f}x | {sbx} | "
+                         f"{processes} |")
     return "\n".join(lines)
 
 
@@ -176,9 +180,8 @@ def main() -> None:
             if not args.no_peer:
                 measures["sbx"] = lambda r, h=hidden: sbx_steps(h, args.measure, r)
             for k in seeds:
-                for lane in (("map",) if k == 1 else lanes):
-                    measures[f"jitted {k}" + ("" if lane == "map" else f" {lane}")] = \
-                        lambda r, h=hidden, k=k, lane=lane: jitted_agent_steps(h, args.measure, k, r, lane)
+                for _, lane, name in jitted_configurations([k], lanes):
+                    measures[name] = lambda r, h=hidden, k=k, lane=lane: jitted_agent_steps(h, args.measure, k, r, lane)
                 if k > 1:
                     measures[f"processes {k}"] = lambda r, h=hidden, k=k: processes_agent_steps(h, args.measure, k, r)
             values = alternate(measures, args.repeats,
